@@ -1,0 +1,27 @@
+# Two entry points, both self-contained on a fresh machine (they create .venv):
+#   make conformance   run the conformance suites against the built-in emulators -> reports/
+#   make test          run the harness's own self-tests
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+
+.PHONY: conformance test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+conformance: $(STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: $(STAMP)
+	$(BIN)/pytest -c tests/pytest.ini tests $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) reports allure-results .pytest_cache

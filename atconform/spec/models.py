@@ -1,0 +1,417 @@
+"""Pydantic v2 models of a modem family's AT command set.
+
+One YAML file per family (``specs/<model>.yaml``) validates against :class:`Family`.
+The same objects drive the command-line builder, the response parser, the emulator and
+the test-case generator, so a range changed in the YAML moves all four.
+
+Templates
+---------
+Command syntaxes, response lines and URCs are written as templates close to the
+manuals' own notation:
+
+* ``<name>``     a field, typed by the parameter ``name`` of the command (or of the URC);
+* ``(<name>)``   the list of supported values of ``name`` as a test command prints it,
+                 e.g. ``(1-16)`` or ``(0,1)``;
+* ``[ ... ]``    an optional part; parts nest;
+* anything else is literal text.
+
+In test-command responses a bare ``<name>`` is literal text: modems print it as such
+(``+QICSGP: (1-16),(1-3),<APN>,...``). See :mod:`atconform.spec.template`.
+"""
+from __future__ import annotations
+
+import enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class Source(_Model):
+    """Where a definition comes from: document (seed file name) and section number."""
+
+    document: str
+    section: str
+    page: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.document} §{self.section}"
+
+
+class ParamType(str, enum.Enum):
+    integer = "integer"
+    string = "string"
+    enum = "enum"          # a closed set of values; numeric or quoted string per ``quoted``
+    ipv4 = "ipv4"
+    ipv6 = "ipv6"
+    ip = "ip"              # IPv4 or IPv6
+    host = "host"          # domain name or dotted IP address
+    port = "port"          # integer 0-65535 unless ``range`` narrows it
+    hex = "hex"            # string of hex digit pairs
+    time = "time"          # quoted date/time string, e.g. "YYYY/MM/DD,hh:mm:ss+zz"
+    raw = "raw"            # free text up to the next delimiter (error descriptions)
+
+
+class EnumValue(_Model):
+    value: int | str
+    meaning: str
+
+
+class Range(_Model):
+    """Inclusive integer range."""
+
+    min: int
+    max: int
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Range":
+        if self.min > self.max:
+            raise ValueError(f"range min {self.min} > max {self.max}")
+        return self
+
+    def __contains__(self, v: int) -> bool:
+        return self.min <= v <= self.max
+
+
+class Parameter(_Model):
+    """One ``<parameter>`` of the manual's parameter table.
+
+    ``range`` is inclusive; ``unit`` is the manual's (second, byte, 100ms, ms).
+    ``quoted`` says whether the value is written between double quotes on the
+    command line and in responses. ``max_length`` counts characters of the value
+    itself (for ``hex``: hex digits).
+    """
+
+    name: str
+    type: ParamType
+    description: str = ""
+    range: Range | None = None
+    # the range a test command prints, where the manual's test response differs from its
+    # parameter table (the case generator expects this one for TEST cases)
+    test_range: Range | None = None
+    values: list[EnumValue] = Field(default_factory=list)
+    default: int | str | None = None
+    optional: bool = False
+    min_length: int | None = None
+    max_length: int | None = None
+    unit: str | None = None
+    quoted: bool | None = None
+    secret: bool = False          # redacted in transcripts (APN passwords)
+    notes: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Parameter":
+        if self.quoted is None:
+            self.quoted = self.type in (
+                ParamType.string, ParamType.ipv4, ParamType.ipv6, ParamType.ip,
+                ParamType.host, ParamType.hex, ParamType.time,
+            ) or (self.type is ParamType.enum and any(isinstance(v.value, str) for v in self.values))
+        if self.type is ParamType.port and self.range is None:
+            self.range = Range(min=0, max=65535)
+        if self.type is ParamType.enum and not self.values:
+            raise ValueError(f"enum parameter <{self.name}> has no values")
+        if self.default is not None and not self.accepts(self.default):
+            raise ValueError(f"default {self.default!r} of <{self.name}> is outside its own domain")
+        return self
+
+    # -- domain -------------------------------------------------------------------
+    @property
+    def is_numeric(self) -> bool:
+        if self.type in (ParamType.integer, ParamType.port):
+            return True
+        return self.type is ParamType.enum and all(isinstance(v.value, int) for v in self.values)
+
+    def supported_values(self) -> list[int | str] | None:
+        """The finite set a test command reports, or None for open ranges and strings."""
+        if self.values:
+            return [v.value for v in self.values]
+        if self.range is not None:
+            return list(range(self.range.min, self.range.max + 1))
+        return None
+
+    def accepts(self, value: Any) -> bool:
+        """True when ``value`` (already typed) is inside the parameter's domain."""
+        from atconform.spec.values import check_value  # local: values imports models
+
+        return check_value(self, value) is None
+
+
+class ResultCode(_Model):
+    """A final or intermediate result code: verbose text and ATV0 numeric code."""
+
+    text: str
+    numeric: int | None = None
+    kind: Literal["ok", "error", "cme_error", "cms_error", "connect", "no_carrier",
+                  "send_ok", "send_fail", "intermediate", "other"] = "other"
+    final: bool = True
+    prefix: bool = False          # text is a prefix followed by a value (+CME ERROR: <n>)
+    description: str = ""
+
+
+class ErrorCode(_Model):
+    code: int
+    text: str
+
+
+class ErrorTable(_Model):
+    """A table of error codes, e.g. BG96 chapter 4 (550-574), or Fibocom's CME/CMS/TCP-IP."""
+
+    name: str
+    reported_as: str = Field(description="how the code reaches the DTE, e.g. '+QIGETERROR', '<err> in URC', '+CME ERROR'")
+    source: Source
+    codes: list[ErrorCode]
+
+    def text_of(self, code: int) -> str | None:
+        for c in self.codes:
+            if c.code == code:
+                return c.text
+        return None
+
+
+class DataPayload(_Model):
+    """Raw bytes that follow a line: ``length_field`` of that line gives their count."""
+
+    length_field: str
+    separator: str = "\r\n"
+
+
+class ResponseLine(_Model):
+    """A line of information text, a URC or an intermediate result, as a template."""
+
+    template: str
+    name: str | None = None
+    repeat: bool = False          # may occur 0..n times (lists such as +QIACT?)
+    optional: bool = False
+    payload: DataPayload | None = None
+    condition: str | None = None  # manual's words on when this line appears
+
+
+class Variant(_Model):
+    """One syntax of a form, e.g. ``AT+QISEND=<connectID>,<send_length>``.
+
+    ``syntax`` is the parameter template after ``=`` (write) or empty. ``data`` says the
+    command continues with a ``>`` prompt and payload: ``fixed`` (length given by a
+    parameter), ``ctrl_z`` (terminated by 0x1A, ESC cancels).
+    """
+
+    name: str = "default"
+    syntax: str = ""
+    description: str = ""
+    responses: list[ResponseLine] = Field(default_factory=list)
+    final: list[str] = Field(default_factory=lambda: ["OK", "ERROR"])
+    data: Literal["fixed", "ctrl_z"] | None = None
+    data_length: str | None = None          # parameter that gives the payload length
+    max_response_time: float | None = None  # seconds; overrides the command's
+    when: dict[str, Any] = Field(default_factory=dict)  # parameter values that select this variant
+    casegen: "CaseHints | None" = None
+
+
+class FormKind(str, enum.Enum):
+    test = "test"
+    read = "read"
+    write = "write"
+    execute = "execute"
+
+
+class Form(_Model):
+    kind: FormKind
+    variants: list[Variant]
+    source: Source | None = None
+
+    @field_validator("variants")
+    @classmethod
+    def _non_empty(cls, v: list[Variant]) -> list[Variant]:
+        if not v:
+            raise ValueError("a form needs at least one variant")
+        return v
+
+
+class CaseHints(_Model):
+    """Hints for the test-case generator (casegen).
+
+    ``base``: values for the parameters a case does not vary; strings may name IXIT
+    keys as ``{ixit.key}`` or ``{peer.tcp_echo.port}``. ``preconditions``/``cleanup``:
+    names of fixtures/steps (``context_active``, ``socket_open``...). ``vary``: which
+    parameters get boundary cases (default: all with a finite domain). ``skip``:
+    reason to not generate write cases at all.
+    """
+
+    base: dict[str, Any] = Field(default_factory=dict)
+    preconditions: list[str] = Field(default_factory=list)
+    cleanup: list[str] = Field(default_factory=list)
+    vary: list[str] | None = None
+    fixed: list[str] = Field(default_factory=list)  # never varied (state-bound ids)
+    expect_urc: str | None = None           # URC name that must follow a successful write
+    skip: str | None = None
+    emulator_only: str | None = None        # reason a case only makes sense on the emulator
+
+
+class Command(_Model):
+    """An AT command: ``name`` as written after ``AT`` (``+QIOPEN``, ``E``, ``I``)."""
+
+    name: str
+    title: str
+    source: Source
+    # extended: AT+NAME=...; basic: V.250 basic syntax, value glued to the name (ATE0);
+    # escape: not a command line but an escape sequence with guard times (+++)
+    syntax: Literal["extended", "basic", "escape"] = "extended"
+    parameters: list[Parameter] = Field(default_factory=list)
+    forms: list[Form]
+    max_response_time: float | None = None  # seconds; None: family default
+    urcs: list[str] = Field(default_factory=list)  # URC names this command may cause
+    casegen: CaseHints = Field(default_factory=CaseHints)
+    notes: str | None = None
+    tcpip: bool = True                      # QIGETERROR reports its errors
+    mandatory: bool = True                  # ICS: a conforming module must support it
+
+    def param(self, name: str) -> Parameter:
+        for p in self.parameters:
+            if p.name == name:
+                return p
+        raise KeyError(f"{self.name}: no parameter <{name}>")
+
+    def form(self, kind: FormKind | str) -> Form | None:
+        kind = FormKind(kind)
+        for f in self.forms:
+            if f.kind is kind:
+                return f
+        return None
+
+    @property
+    def key(self) -> str:
+        """Name for test purpose ids: QIOPEN, CPIN, E; ``AT`` for the bare AT command,
+        ``ESCAPE`` for +++."""
+        if self.syntax == "escape":
+            return "ESCAPE"
+        return self.name.lstrip("+&@") or "AT"
+
+
+class Urc(_Model):
+    """An unsolicited result code, matched by ``template``."""
+
+    name: str
+    template: str
+    source: Source
+    parameters: list[Parameter] = Field(default_factory=list)
+    payload: DataPayload | None = None
+    description: str = ""
+
+    def param(self, name: str) -> Parameter:
+        for p in self.parameters:
+            if p.name == name:
+                return p
+        raise KeyError(f"URC {self.name}: no parameter <{name}>")
+
+
+class Framing(_Model):
+    """How command lines and responses are delimited (V.250 §5.2-5.7 for AT families).
+
+    ``style``: ``v250`` (AT, S3 terminates, responses framed by S3 S4) or ``queclink``
+    (``AT@CMD=...$``, replies ``+ACK:...$``).
+    """
+
+    style: Literal["v250", "queclink"] = "v250"
+    prefix: str = "AT"
+    s3: str = "\r"
+    s4: str = "\n"
+    terminator: str = "\r"                 # what the DTE appends to a command line
+    echo_default: bool = True
+    verbose_default: bool = True
+    prompt: str = "> "
+    ctrl_z: str = "\x1a"
+    escape: str = "\x1b"
+    escape_sequence: str = "+++"
+    escape_guard_time: float = 1.0         # seconds of silence before and after +++
+    urc_prefixes: list[str] = Field(default_factory=list)
+    quoted_prefix_urcs: bool = False
+    result_index_prefix: bool = False      # GSM QIMUX=1: "0, CONNECT OK"
+
+
+class Timing(_Model):
+    """Maximum response times (seconds) not bound to one command."""
+
+    default_max_response_time: float = 60.0
+    source: Source | None = None
+
+
+class FlowChartRule(_Model):
+    name: str
+    value: float | int
+    unit: str
+    quote: str
+
+
+class Family(_Model):
+    """A modem family's whole spec: framing, result codes, commands, URCs, error tables."""
+
+    model: str                              # bg96, quectel_gsm, fibocom_l610, queclink_gv500
+    title: str
+    vendor: str
+    documents: dict[str, str] = Field(default_factory=dict)  # seed file -> title
+    framing: Framing = Field(default_factory=Framing)
+    result_codes: list[ResultCode]
+    commands: list[Command] = Field(default_factory=list)
+    urcs: list[Urc] = Field(default_factory=list)
+    error_tables: list[ErrorTable] = Field(default_factory=list)
+    timing: Timing = Field(default_factory=Timing)
+    state_strings: dict[str, list[str]] = Field(default_factory=dict)  # GSM: STATE: IP INITIAL...
+    flow_chart: list[FlowChartRule] = Field(default_factory=list)
+    notes: str | None = None
+
+    @model_validator(mode="after")
+    def _unique(self) -> "Family":
+        names = [c.name for c in self.commands]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"duplicate commands: {sorted(dup)}")
+        urcs = [u.name for u in self.urcs]
+        dup = {n for n in urcs if urcs.count(n) > 1}
+        if dup:
+            raise ValueError(f"duplicate URCs: {sorted(dup)}")
+        return self
+
+    def command(self, name: str) -> Command:
+        for c in self.commands:
+            if c.name == name or c.key == name.lstrip("+"):
+                return c
+        raise KeyError(f"{self.model}: no command {name}")
+
+    def urc(self, name: str) -> Urc:
+        for u in self.urcs:
+            if u.name == name:
+                return u
+        raise KeyError(f"{self.model}: no URC {name}")
+
+    def result_code(self, text: str) -> ResultCode | None:
+        for r in self.result_codes:
+            if r.text == text:
+                return r
+        return None
+
+    def max_response_time(self, command: Command, variant: Variant | None = None) -> float:
+        """Seconds the DCE may take for the final result code (manual's value, else the
+        family default, which for BG96 is Figure 1 note 1: 60 s)."""
+        if variant is not None and variant.max_response_time is not None:
+            return variant.max_response_time
+        if command.max_response_time is not None:
+            return command.max_response_time
+        return self.timing.default_max_response_time
+
+    def error_text(self, code: int) -> str | None:
+        for t in self.error_tables:
+            txt = t.text_of(code)
+            if txt is not None:
+                return txt
+        return None
+
+    def rule(self, name: str) -> FlowChartRule:
+        for r in self.flow_chart:
+            if r.name == name:
+                return r
+        raise KeyError(f"{self.model}: no flow chart rule {name}")
+
+
+Variant.model_rebuild()

@@ -1,0 +1,160 @@
+"""Typed values of AT parameters: checking, formatting and parsing.
+
+Pure functions; no I/O. ``check_value`` returns a reason string or None, so callers
+(emulator validation, response checker, case generator) can say *why* a value is bad.
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any
+
+from atconform.spec.models import Parameter, ParamType
+
+_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+_HEX = re.compile(r"^[0-9A-Fa-f]*$")
+_TIME = re.compile(r"^\d{4}/\d{2}/\d{2},\d{2}:\d{2}:\d{2}[+-]\d{1,2}$")
+
+
+def is_ipv4(s: str) -> bool:
+    try:
+        ipaddress.IPv4Address(s)
+        return True
+    except ValueError:
+        return False
+
+
+def is_ipv6(s: str) -> bool:
+    try:
+        ipaddress.IPv6Address(s)
+        return True
+    except ValueError:
+        return False
+
+
+def is_hostname(s: str) -> bool:
+    if not s or len(s) > 253:
+        return False
+    if is_ipv4(s) or is_ipv6(s):
+        return True
+    return all(_HOST_LABEL.match(label) for label in s.rstrip(".").split("."))
+
+
+def check_value(p: Parameter, v: Any) -> str | None:
+    """Why ``v`` is not a valid value of ``p``, or None when it is valid."""
+    t = p.type
+    if p.is_numeric:
+        if isinstance(v, bool) or not isinstance(v, int):
+            return f"<{p.name}> must be an integer, got {v!r}"
+        if p.values and v not in [e.value for e in p.values]:
+            return f"<{p.name}>={v} is not one of {[e.value for e in p.values]}"
+        if p.range is not None and v not in p.range:
+            return f"<{p.name}>={v} is outside {p.range.min}-{p.range.max}"
+        return None
+    if not isinstance(v, str):
+        return f"<{p.name}> must be a string, got {v!r}"
+    if p.values and v not in [e.value for e in p.values]:
+        return f"<{p.name}>={v!r} is not one of {[e.value for e in p.values]}"
+    if p.max_length is not None and len(v) > p.max_length:
+        return f"<{p.name}> is {len(v)} characters, longer than {p.max_length}"
+    if p.min_length is not None and len(v) < p.min_length:
+        return f"<{p.name}> is {len(v)} characters, shorter than {p.min_length}"
+    if t is ParamType.ipv4 and not is_ipv4(v):
+        return f"<{p.name}>={v!r} is not a dotted IPv4 address"
+    if t is ParamType.ipv6 and not is_ipv6(v):
+        return f"<{p.name}>={v!r} is not an IPv6 address"
+    if t is ParamType.ip and not (is_ipv4(v) or is_ipv6(v)):
+        return f"<{p.name}>={v!r} is not an IP address"
+    if t is ParamType.host and not is_hostname(v):
+        return f"<{p.name}>={v!r} is not a host name or IP address"
+    if t is ParamType.hex:
+        if not _HEX.match(v):
+            return f"<{p.name}> contains non-hex characters"
+        if len(v) % 2:
+            return f"<{p.name}> has an odd number of hex digits"
+    if t is ParamType.time and not _TIME.match(v):
+        return f"<{p.name}>={v!r} is not YYYY/MM/DD,hh:mm:ss+zz"
+    return None
+
+
+def format_value(p: Parameter, v: Any) -> str:
+    """The value as written on a command line or in a response: quoted by type."""
+    if p.quoted:
+        s = str(v)
+        if '"' in s:
+            raise ValueError(f"<{p.name}>: a quoted AT string cannot contain '\"'")
+        return f'"{s}"'
+    return str(v)
+
+
+def parse_token(p: Parameter, raw: str) -> tuple[Any, str | None]:
+    """Convert one comma-separated token to a typed value.
+
+    Returns ``(value, problem)``; ``problem`` is None when the token is well formed for
+    the parameter's type and quoting (range is not checked here: see ``check_value``).
+    """
+    raw = raw.strip(" ")
+    quoted = len(raw) >= 2 and raw[0] == '"' and raw[-1] == '"'
+    if p.is_numeric:
+        if quoted:
+            return raw, f"<{p.name}> is numeric but was quoted"
+        if not re.fullmatch(r"-?\d+", raw):
+            return raw, f"<{p.name}>={raw!r} is not an integer"
+        return int(raw), None
+    if p.type is ParamType.raw:
+        return (raw[1:-1] if quoted else raw), None
+    if p.quoted and not quoted:
+        return raw, f"<{p.name}> must be quoted"
+    return (raw[1:-1] if quoted else raw), None
+
+
+def reported_values(p: Parameter) -> list[int | str] | None:
+    """The values a test command reports for ``p``: its ``test_range`` where the manual's
+    test response differs from the parameter table, else its domain."""
+    if p.test_range is not None:
+        return list(range(p.test_range.min, p.test_range.max + 1))
+    return p.supported_values()
+
+
+def render_supported(p: Parameter) -> str:
+    """A parameter's supported values as a test command prints them: ``(1-16)``, ``(0,1)``,
+    ``(0-2)`` ; string enums as ``"TCP/UDP"`` lists are written literally in templates."""
+    vals = reported_values(p)
+    if vals is None:
+        raise ValueError(f"<{p.name}> has no finite domain to report")
+    if all(isinstance(v, int) for v in vals):
+        ints = sorted(set(vals))  # type: ignore[arg-type]
+        if len(ints) >= 3 and ints == list(range(ints[0], ints[-1] + 1)):
+            return f"({ints[0]}-{ints[-1]})"
+        return "(" + ",".join(str(i) for i in ints) + ")"
+    return "(" + ",".join(format_value(p, v) for v in vals) + ")"
+
+
+_RANGE_ITEM = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+))?\s*$")
+
+
+def parse_supported(text: str) -> set[int] | set[str]:
+    """Parse ``(1-16)``, ``(0,1)``, ``(0-3,5)`` or ``("a","b")`` into a set.
+
+    Raises ValueError on anything else.
+    """
+    text = text.strip()
+    if not (text.startswith("(") and text.endswith(")")):
+        raise ValueError(f"not a supported-values list: {text!r}")
+    body = text[1:-1]
+    if not body:
+        return set()
+    items = [i.strip() for i in body.split(",")]
+    if all(i.startswith('"') and i.endswith('"') for i in items):
+        return {i[1:-1] for i in items}
+    out: set[int] = set()
+    for item in items:
+        m = _RANGE_ITEM.match(item)
+        if not m:
+            raise ValueError(f"bad item {item!r} in {text!r}")
+        lo = int(m.group(1))
+        hi = int(m.group(2)) if m.group(2) is not None else lo
+        if hi < lo:
+            raise ValueError(f"descending range {item!r} in {text!r}")
+        out.update(range(lo, hi + 1))
+    return out
