@@ -96,10 +96,13 @@ def format_diff(diff: Mapping[str, Any]) -> str:
     changed, added, removed = diff["changed"], diff["added"], diff["removed"]
     n_reg = sum(1 for c in changed if c["kind"] == "regression")
     n_fix = sum(1 for c in changed if c["kind"] == "fixed")
-    lines.append(
-        f"{len(changed)} changed ({n_reg} regression{'s' if n_reg != 1 else ''}, {n_fix} fixed), "
-        f"{len(added)} added, {len(removed)} removed"
-    )
+    if not (changed or added or removed):
+        lines.append("no changes")
+    else:
+        lines.append(
+            f"{len(changed)} changed ({n_reg} regression{'s' if n_reg != 1 else ''}, {n_fix} fixed), "
+            f"{len(added)} added, {len(removed)} removed"
+        )
     if not diff.get("old_complete", True):
         lines.append("note: the OLD report is from an INCOMPLETE run")
     if not diff.get("new_complete", True):

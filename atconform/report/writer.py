@@ -11,7 +11,7 @@ from .builder import build_report
 from .loader import load_records
 from .render import render_html
 
-__all__ = ["JSON_NAME", "HTML_NAME", "atomic_write_text", "write_reports"]
+__all__ = ["JSON_NAME", "HTML_NAME", "atomic_write_text", "write_report_files", "write_reports"]
 
 JSON_NAME = "compliance.json"
 HTML_NAME = "compliance.html"

@@ -1,0 +1,183 @@
+"""Command lines from the spec: building them (DTE side) and matching them (DCE side).
+
+The same functions serve the harness (to write a line), the emulator (to decide whether a
+received line is valid) and the case generator (to prove a malformed line is invalid
+under the spec before expecting ERROR). Pure: no I/O.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from atconform.spec.models import Command, Family, Form, FormKind, Variant
+from atconform.spec.template import Parsed, Template, compile_for
+
+_TEMPLATE_CACHE: dict[tuple[int, str, bool], Template] = {}
+
+
+def template_for(owner: Any, src: str, *, literal: bool = False) -> Template:
+    """Compiled template of a command or URC (cached per owner object)."""
+    key = (id(owner), src, literal)
+    t = _TEMPLATE_CACHE.get(key)
+    if t is None:
+        t = compile_for(src, owner.parameters, literal_placeholders=literal)
+        _TEMPLATE_CACHE[key] = t
+    return t
+
+
+def response_templates(cmd: Command, form: Form, variant: Variant) -> list[Template]:
+    literal = form.kind is FormKind.test
+    return [template_for(cmd, r.template, literal=literal) for r in variant.responses]
+
+
+def build_line(family: Family, cmd: Command, kind: FormKind | str,
+               values: dict[str, Any] | None = None, *, variant: Variant | None = None,
+               args: str | None = None) -> str:
+    """The command line (without S3) for ``cmd`` in form ``kind``.
+
+    ``values`` are rendered through the variant's syntax, quoting each by its type;
+    ``args`` (write form only) is used verbatim instead, to build malformed lines.
+    Raises TemplateError if a mandatory value is missing, KeyError if the form is absent.
+    """
+    kind = FormKind(kind)
+    prefix = family.framing.prefix
+    if cmd.syntax == "escape":
+        return family.framing.escape_sequence
+    head = prefix + cmd.name
+    if kind is FormKind.test:
+        return head + "=?"
+    if kind is FormKind.read:
+        return head + "?"
+    if kind is FormKind.execute:
+        return head
+    if args is None:
+        form = cmd.form(kind)
+        if form is None:
+            raise KeyError(f"{cmd.name} has no {kind.value} form")
+        if variant is None:
+            variant = pick_variant_for_values(form, values or {})
+        args = template_for(cmd, variant.syntax).render(values or {})
+    return head + ("" if cmd.syntax == "basic" else "=") + args
+
+
+def pick_variant_for_values(form: Form, values: dict[str, Any]) -> Variant:
+    """The first variant whose ``when`` matches ``values`` and whose syntax names exactly
+    the parameters given (optional ones may be missing)."""
+    given = {k for k, v in values.items() if v is not None}
+    best: Variant | None = None
+    for v in form.variants:
+        if any(values.get(k) != want for k, want in v.when.items()):
+            continue
+        fields = {f.name for f in _fields_of(v)}
+        if given <= fields:
+            if best is None or len(fields) < len(_names(best)):
+                best = v
+    if best is None:
+        raise KeyError(f"no {form.kind.value} variant takes {sorted(given)}")
+    return best
+
+
+def _names(v: Variant) -> set[str]:
+    return {f.name for f in _fields_of(v)}
+
+
+def _fields_of(v: Variant):
+    from atconform.spec.template import _fields, _parse_nodes
+    return _fields(_parse_nodes(v.syntax, False))
+
+
+@dataclass
+class Match:
+    """A received command line matched against the spec."""
+
+    command: Command
+    form: Form
+    variant: Variant | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    args: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.variant is not None and not self.problems
+
+
+class UnknownCommand(ValueError):
+    pass
+
+
+_EXT = re.compile(r"^([+&@][A-Za-z0-9_]+|[+]{3})(=\?|\?|=)?(.*)$", re.DOTALL)
+
+
+def match_line(family: Family, body: str) -> Match:
+    """Match one command (the text after ``AT``, without S3) against the spec.
+
+    Returns a :class:`Match`; ``match.ok`` is False with ``problems`` saying why when no
+    variant accepts the arguments. Raises UnknownCommand when the name is not in the spec
+    or the form does not exist for it.
+    """
+    if body == "":
+        cmd = family.command("AT")
+        return Match(cmd, cmd.form("execute"), cmd.form("execute").variants[0])
+    m = _EXT.match(body)
+    if m:
+        name, op, rest = m.group(1), m.group(2) or "", m.group(3)
+        try:
+            cmd = family.command(name.upper() if name[0] == "+" else name)
+        except KeyError:
+            raise UnknownCommand(name) from None
+        if op == "=?":
+            kind = FormKind.test
+        elif op == "?":
+            kind = FormKind.read
+        elif op == "=":
+            kind = FormKind.write
+        else:
+            kind = FormKind.execute
+        if op in ("=?", "?") and rest:
+            raise UnknownCommand(body)
+    else:
+        # basic command: one letter (or &letter) glued to an optional number
+        bm = re.match(r"^(&?[A-Za-z])(\d*)$", body)
+        if not bm:
+            raise UnknownCommand(body)
+        try:
+            cmd = family.command(bm.group(1).upper())
+        except KeyError:
+            raise UnknownCommand(body) from None
+        rest = bm.group(2)
+        kind = FormKind.write if cmd.form(FormKind.write) else FormKind.execute
+    form = cmd.form(kind)
+    if form is None:
+        raise UnknownCommand(f"{cmd.name} has no {kind.value} form")
+    if kind is not FormKind.write:
+        return Match(cmd, form, form.variants[0], args=rest)
+    return match_args(cmd, form, rest)
+
+
+def match_args(cmd: Command, form: Form, args: str) -> Match:
+    """Try each variant of ``form`` in order; the first whose shape, types, ranges and
+    ``when`` values all fit wins. Problems of the closest miss are reported."""
+    problems: list[str] = []
+    for v in form.variants:
+        parsed: Parsed | None = template_for(cmd, v.syntax).parse(args)
+        if parsed is None:
+            continue
+        if any(parsed.values.get(k) != want for k, want in v.when.items()):
+            continue
+        if parsed.problems:
+            problems = problems or parsed.problems
+            continue
+        return Match(cmd, form, v, parsed.values, [], args)
+    if not problems:
+        problems = [f"{cmd.name}={args!r} matches no syntax of the {form.kind.value} form"]
+    return Match(cmd, form, None, {}, problems, args)
+
+
+def is_valid_line(family: Family, body: str) -> bool:
+    """True when the spec accepts ``body`` (text after AT)."""
+    try:
+        return match_line(family, body).ok
+    except UnknownCommand:
+        return False

@@ -1,0 +1,226 @@
+"""The AT engine: spec-aware wrapper around the framer, and the response checker.
+
+Sans-I/O: :class:`AtEngine` turns a command into bytes to write and DCE bytes into
+events; :class:`Transaction` gathers the events of one command into a
+:class:`Response`; :func:`check_response` and :func:`check_urc` say, in words, where a
+response or a URC deviates from the spec. The transport (``atconform.transport``) does
+the reading, writing and waiting.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from atconform.protocol.commands import Match, UnknownCommand, match_line, response_templates, template_for
+from atconform.protocol.framer import (
+    Echo, Event, Final, Framer, InfoLine, Prompt, UrcLine,
+)
+from atconform.spec.models import Family, Urc
+from atconform.spec.template import Template
+
+
+@dataclass
+class Response:
+    """Everything the DCE sent for one command line. Times are clock seconds."""
+
+    line: str
+    match: Match | None = None
+    echo: str | None = None
+    info: list[InfoLine] = field(default_factory=list)
+    urcs: list[UrcLine] = field(default_factory=list)
+    prompt: bool = False
+    final: Final | None = None
+    sent_at: float = 0.0
+    final_at: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.final is not None and self.final.kind == "ok"
+
+    @property
+    def lines(self) -> list[str]:
+        return [i.text for i in self.info]
+
+    @property
+    def elapsed(self) -> float | None:
+        return None if self.final_at is None else self.final_at - self.sent_at
+
+    def __str__(self) -> str:
+        parts = [*self.lines, self.final.text if self.final else "<no final result>"]
+        return " | ".join(parts)
+
+
+class AtEngine:
+    """Spec-driven protocol state for one DTE-DCE link."""
+
+    def __init__(self, family: Family):
+        self.family = family
+        self.urc_templates: list[tuple[Urc, Template]] = [
+            (u, template_for(u, u.template)) for u in family.urcs
+        ]
+        self.framer = Framer(family, self.urc_templates, self._urc_payload)
+        # connectIDs in direct push mode: only their "recv" URCs carry payload; the same
+        # line shape without payload is buffer mode with recvind=1 (§2.1.15)
+        self.push_sockets: set[int] = set()
+
+    def _urc_payload(self, urc: Urc, values: dict) -> int | None:
+        if urc.payload is None:
+            return None
+        if urc.name == "recv-push" and values.get("connectID") not in self.push_sockets:
+            return None
+        n = values.get(urc.payload.length_field)
+        return n if isinstance(n, int) else None
+
+    def match(self, line: str) -> Match | None:
+        """The spec's reading of a command line (``AT...``), or None if unknown."""
+        prefix = self.family.framing.prefix
+        if not line.upper().startswith(prefix.upper()):
+            return None
+        try:
+            return match_line(self.family, line[len(prefix):])
+        except UnknownCommand:
+            return None
+
+    def command(self, line: str) -> tuple[bytes, Match | None]:
+        """Bytes to write for ``line`` (S3 appended) and its spec match. Arms the framer
+        with the command's information-text templates and prompt expectation."""
+        m = self.match(line)
+        templates: list[tuple[Template, str | None]] = []
+        prompt = False
+        if m is not None:
+            variants = [m.variant] if m.variant is not None else m.form.variants
+            for v in variants:
+                for tpl, r in zip(response_templates(m.command, m.form, v), v.responses):
+                    templates.append((tpl, r.payload.length_field if r.payload else None))
+                prompt = prompt or v.data is not None
+        self.framer.command_sent(line, templates, prompt=prompt)
+        self._track_modes(m)
+        return (line + self.family.framing.terminator).encode("latin-1"), m
+
+    def _track_modes(self, m: Match | None) -> None:
+        if m is None or not m.ok:
+            return
+        name, v = m.command.name, m.values
+        if name == "+QIOPEN" and "connectID" in v:
+            (self.push_sockets.add if v.get("access_mode") == 1 else self.push_sockets.discard)(v["connectID"])
+        elif name == "+QISWTMD":
+            (self.push_sockets.add if v.get("access_mode") == 1 else self.push_sockets.discard)(v["connectID"])
+
+    def feed(self, data: bytes) -> list[Event]:
+        return self.framer.feed(data)
+
+
+class Transaction:
+    """Collects the events of one command into a :class:`Response`. ``add`` returns True
+    once the final result code has arrived."""
+
+    def __init__(self, line: str, match: Match | None, sent_at: float):
+        self.response = Response(line, match, sent_at=sent_at)
+
+    def add(self, ev: Event, now: float) -> bool:
+        r = self.response
+        if isinstance(ev, Echo):
+            r.echo = ev.text
+        elif isinstance(ev, InfoLine):
+            r.info.append(ev)
+        elif isinstance(ev, UrcLine):
+            r.urcs.append(ev)
+        elif isinstance(ev, Prompt):
+            r.prompt = True
+        elif isinstance(ev, Final):
+            r.final = ev
+            r.final_at = now
+            return True
+        return False
+
+
+# --------------------------------------------------------------------------- checking
+def success_results(variant_final: list[str]) -> list[str]:
+    """The variant's success codes: its ``final`` list minus error results."""
+    return [f for f in variant_final if f not in ("ERROR", "SEND FAIL", "NO CARRIER")]
+
+
+def check_response(family: Family, resp: Response, *, expect_success: bool | None = None) -> list[str]:
+    """Problems with ``resp`` against the spec, in words; empty when it conforms.
+
+    Checks: a final result code arrived and is one the variant allows; each information
+    text line parses by one of the variant's templates with its fields in range; a
+    non-repeating line appears at most once; a mandatory line is present on success.
+    ``expect_success`` True/False also requires success/failure.
+    """
+    problems: list[str] = []
+    m = resp.match
+    if resp.final is None:
+        return [f"{resp.line}: no final result code"]
+    if m is None:
+        return problems
+    variant = m.variant or m.form.variants[0]
+    allowed = list(variant.final)
+    if "ERROR" in allowed:
+        allowed.append("+CME ERROR: ")  # AT+CMEE=1/2 turns ERROR into +CME ERROR: <n>
+    final_text = resp.final.result.text if resp.final.result else resp.final.text
+    if final_text not in allowed:
+        problems.append(f"{resp.line}: final result {resp.final.text!r} is not one of {variant.final}")
+    success = final_text in success_results(variant.final)
+    if expect_success is True and not success:
+        problems.append(f"{resp.line}: expected {success_results(variant.final)}, got {resp.final.text!r}")
+    if expect_success is False and success:
+        problems.append(f"{resp.line}: expected an error result, got {resp.final.text!r}")
+    templates = response_templates(m.command, m.form, variant)
+    seen: dict[int, int] = {}
+    for line in resp.info:
+        matched = False
+        for i, tpl in enumerate(templates):
+            parsed = tpl.parse(line.text)
+            if parsed is None:
+                continue
+            matched = True
+            seen[i] = seen.get(i, 0) + 1
+            problems.extend(f"{resp.line}: {line.text!r}: {p}" for p in parsed.problems)
+            rl = variant.responses[i]
+            if rl.payload is not None:
+                n = parsed.values.get(rl.payload.length_field, 0)
+                got = len(line.payload or b"")
+                if got != n:
+                    problems.append(f"{resp.line}: announced {n} payload bytes, got {got}")
+            break
+        if not matched:
+            problems.append(f"{resp.line}: information text {line.text!r} matches no response of {m.command.name} ({variant.name})")
+    for i, rl in enumerate(variant.responses):
+        n = seen.get(i, 0)
+        if n > 1 and not rl.repeat:
+            problems.append(f"{resp.line}: {rl.template!r} appeared {n} times")
+        if n == 0 and success and not (rl.repeat or rl.optional):
+            problems.append(f"{resp.line}: missing information text {rl.template!r}")
+    return problems
+
+
+def check_urc(family: Family, urc: UrcLine) -> list[str]:
+    """Problems with a URC: unknown (no declared template) or fields out of range."""
+    if urc.urc is None:
+        return [f"unknown URC {urc.text!r}"]
+    tpl = template_for(urc.urc, urc.urc.template)
+    parsed = tpl.parse(urc.text)
+    if parsed is None:
+        return [f"URC {urc.text!r} does not match {urc.urc.template!r}"]
+    out = [f"URC {urc.text!r}: {p}" for p in parsed.problems]
+    if urc.urc.payload is not None and urc.payload is not None:
+        n = parsed.values.get(urc.urc.payload.length_field)
+        if n != len(urc.payload):
+            out.append(f"URC {urc.text!r} announced {n} bytes, carried {len(urc.payload)}")
+    return out
+
+
+def parse_info(resp: Response, index: int = 0) -> dict[str, Any]:
+    """Typed values of information line ``index`` by the first template it matches.
+    Raises ValueError when it matches none."""
+    m = resp.match
+    if m is None:
+        raise ValueError(f"{resp.line}: not a spec command")
+    variant = m.variant or m.form.variants[0]
+    line = resp.info[index].text
+    for tpl in response_templates(m.command, m.form, variant):
+        p = tpl.parse(line)
+        if p is not None:
+            return p.values
+    raise ValueError(f"{line!r} matches no response template of {m.command.name}")

@@ -1,0 +1,341 @@
+"""Sans-I/O response framer: bytes from the DCE in, protocol events out.
+
+Implements the DCE response format of ITU-T V.250 §5.7 as BG96-family modems use it:
+
+* verbose (ATV1): ``<S3><S4>text<S3><S4>`` for information text and result codes;
+* numeric (ATV0): information text ``text<S3><S4>``, result codes ``<code><S3>``;
+* echo (ATE1) of the command line as typed, terminated by S3;
+* the ``>`` prompt of data commands (AT+QISEND) with no line terminator;
+* URCs at any point, including between a command's echo and its final result code;
+* information text followed by a raw payload whose length a field announces
+  (``+QIRD: 5<CR><LF>`` then 5 bytes, which may themselves contain ``OK<CR><LF>``);
+* transparent data mode after CONNECT: bytes pass through as :class:`Data` until
+  ``NO CARRIER`` or, after the DTE's escape sequence, ``OK``.
+
+Feed bytes in any chunking with :meth:`Framer.feed`; tell it what the DTE sent with
+:meth:`Framer.command_sent`. No clock, no I/O.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from atconform.spec.models import Family, ResultCode, Urc
+from atconform.spec.template import Template
+
+
+# ------------------------------------------------------------------------------ events
+@dataclass(frozen=True)
+class Event:
+    pass
+
+
+@dataclass(frozen=True)
+class Echo(Event):
+    text: str
+
+
+@dataclass(frozen=True)
+class InfoLine(Event):
+    """Information text of the pending command; ``payload`` when a length was announced."""
+
+    text: str
+    payload: bytes | None = None
+
+
+@dataclass(frozen=True)
+class UrcLine(Event):
+    """An unsolicited result code; ``urc`` is None when no declared template matches."""
+
+    text: str
+    urc: Urc | None = None
+    payload: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Final(Event):
+    """A final result code. ``code`` is the number of ``+CME ERROR: <n>``, or the numeric
+    form under ATV0; ``result`` is the spec's result code."""
+
+    text: str
+    result: ResultCode | None
+    code: int | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.result.kind if self.result else "other"
+
+
+@dataclass(frozen=True)
+class Prompt(Event):
+    text: str = "> "
+
+
+@dataclass(frozen=True)
+class Data(Event):
+    """Raw bytes in transparent data mode."""
+
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Garbage(Event):
+    """Bytes that fit no rule (e.g. a line while nothing was pending that no URC matches
+    is *not* garbage: it is an unknown :class:`UrcLine`). Kept so nothing is lost."""
+
+    data: bytes
+
+
+# ------------------------------------------------------------------------------ framer
+@dataclass
+class Pending:
+    """What the DTE expects after sending a command line."""
+
+    line: str
+    templates: Sequence[tuple[Template, str | None]] = ()   # (template, payload length field)
+    prompt: bool = False
+    echo_seen: bool = False
+
+
+PayloadRule = Callable[[Urc, dict], "int | None"]
+
+
+class Framer:
+    """Turns DCE bytes into events. ``family`` gives result codes and URC templates;
+    ``urc_payload`` decides how many payload bytes follow a URC (default: the URC's
+    declared payload field)."""
+
+    def __init__(self, family: Family, urc_templates: Sequence[tuple[Urc, Template]],
+                 urc_payload: PayloadRule | None = None):
+        self.family = family
+        self.fr = family.framing
+        self.urc_templates = list(urc_templates)
+        self.urc_payload = urc_payload or self._declared_payload
+        self.verbose = family.framing.verbose_default
+        self.pending: Pending | None = None
+        self.data_mode = False
+        self.escape_sent = False
+        self._buf = bytearray()
+        self._need: int | None = None          # payload bytes still expected
+        self._payload_owner: InfoLine | UrcLine | None = None
+        self._payload = bytearray()
+        self._numeric = {r.numeric: r for r in family.result_codes if r.numeric is not None}
+        self._finals = sorted((r for r in family.result_codes if r.final),
+                              key=lambda r: -len(r.text))
+
+    # -- DTE side notifications ----------------------------------------------------
+    def command_sent(self, line: str, templates: Sequence[tuple[Template, str | None]] = (),
+                     *, prompt: bool = False) -> None:
+        """The DTE wrote ``line`` (without S3). ``templates`` are the information-text
+        templates of the command (with the payload length field, if any)."""
+        self.pending = Pending(line, tuple(templates), prompt)
+        self._track_settings(line)
+
+    def escape_written(self) -> None:
+        """The DTE wrote the escape sequence (+++) in data mode: an OK ends data mode."""
+        self.escape_sent = True
+
+    def _track_settings(self, line: str) -> None:
+        # ATV0/ATV1 change the format of every later response, including this one's.
+        body = line[2:] if line[:2].upper() == "AT" else line
+        i = 0
+        up = body.upper()
+        while i < len(up):
+            c = up[i]
+            if c in "+&@":  # extended command: no more basic commands on this line
+                break
+            j = i + 1
+            while j < len(up) and up[j].isdigit():
+                j += 1
+            if c == "V":
+                self.verbose = up[i + 1:j] != "0"
+            i = j
+
+    # -- DCE bytes -----------------------------------------------------------------
+    def feed(self, data: bytes) -> list[Event]:
+        self._buf += data
+        out: list[Event] = []
+        while True:
+            ev = self._step()
+            if ev is None:
+                break
+            if ev is not _CONTINUE:
+                out.append(ev)
+        return out
+
+    def _step(self):
+        buf = self._buf
+        if not buf:
+            return None
+        if self._need is not None:
+            return self._take_payload()
+        if self.data_mode:
+            return self._data_mode_step()
+        # skip line separators
+        i = 0
+        while i < len(buf) and buf[i] in (0x0D, 0x0A):
+            i += 1
+        if i:
+            del buf[:i]
+            return _CONTINUE
+        if self.pending and self.pending.prompt and buf[:1] == b">":
+            n = 2 if buf[:2] == b"> " else 1
+            if n == 1 and len(buf) == 1:
+                pass  # "> " may be split; a lone ">" is still the prompt
+            del buf[:n]
+            self.pending.prompt = False
+            return Prompt()
+        cr = buf.find(b"\r")
+        lf = buf.find(b"\n")
+        ends = [x for x in (cr, lf) if x >= 0]
+        if not ends:
+            return None
+        end = min(ends)
+        raw = bytes(buf[:end])
+        # a line ended by a lone CR, with the next byte unknown yet
+        lone_cr = end == cr and (end + 1 >= len(buf) or buf[end + 1] != 0x0A)
+        if lone_cr and end + 1 >= len(buf):
+            text = raw.decode("latin-1")
+            if not self._may_end_at_cr(text):
+                return None  # wait: LF may follow
+        consumed = end + 1
+        if end == cr and end + 1 < len(buf) and buf[end + 1] == 0x0A:
+            consumed += 1
+        del buf[:consumed]
+        return self._line(raw.decode("latin-1"), lone_cr)
+
+    def _may_end_at_cr(self, text: str) -> bool:
+        # echo and ATV0 result codes end with a bare S3; everything else ends with S3 S4
+        p = self.pending
+        if p and not p.echo_seen and text == p.line:
+            return True
+        return not self.verbose and text.isdigit()
+
+    def _line(self, text: str, lone_cr: bool):
+        p = self.pending
+        if p and not p.echo_seen and text == p.line:
+            p.echo_seen = True
+            return Echo(text)
+        if not self.verbose and lone_cr and text.isdigit() and int(text) in self._numeric:
+            return self._final(text, self._numeric[int(text)], int(text))
+        result, code = self._match_final(text)
+        if result is not None:
+            return self._final(text, result, code)
+        if p is not None:
+            for tpl, length_field in p.templates:
+                parsed = tpl.parse(text, check_ranges=False)
+                if parsed is not None:
+                    ev = InfoLine(text)
+                    n = parsed.values.get(length_field) if length_field else None
+                    if isinstance(n, int) and n > 0:
+                        return self._start_payload(ev, n)
+                    return ev
+        # Same-shaped URCs (BG96 "recv",<id>,<len> with and without payload) are told
+        # apart by the payload rule: a payload URC wins only when its rule gives a length.
+        matches = []
+        for urc, tpl in self.urc_templates:
+            parsed = tpl.parse(text, check_ranges=False)
+            if parsed is not None:
+                matches.append((urc, parsed.values))
+        for urc, values in matches:
+            n = self.urc_payload(urc, values) if urc.payload else None
+            if n:
+                return self._start_payload(UrcLine(text, urc), n)
+        for urc, _ in matches:
+            if urc.payload is None:
+                return UrcLine(text, urc)
+        fallback = matches[0][0] if matches else None
+        if fallback is not None:
+            return UrcLine(text, fallback)
+        if p is not None:
+            return InfoLine(text)
+        return UrcLine(text, None)
+
+    def _match_final(self, text: str) -> tuple[ResultCode | None, int | None]:
+        for r in self._finals:
+            if r.prefix:
+                if text.startswith(r.text):
+                    tail = text[len(r.text):].strip()
+                    return r, int(tail) if tail.isdigit() else None
+            elif text == r.text:
+                return r, None
+        return None, None
+
+    def _final(self, text: str, result: ResultCode, code: int | None):
+        ev = Final(text, result, code)
+        if result.kind == "connect":
+            self.data_mode = True
+            self.escape_sent = False
+        self.pending = None
+        return ev
+
+    @staticmethod
+    def _declared_payload(urc: Urc, values: dict) -> int | None:
+        if urc.payload is None:
+            return None
+        n = values.get(urc.payload.length_field)
+        return n if isinstance(n, int) else None
+
+    def _start_payload(self, owner, n: int):
+        # the separator (CR LF) after the header line was consumed with the line
+        self._need = n
+        self._payload_owner = owner
+        self._payload = bytearray()
+        return _CONTINUE
+
+    def _take_payload(self):
+        take = min(self._need, len(self._buf))
+        self._payload += self._buf[:take]
+        del self._buf[:take]
+        self._need -= take
+        if self._need:
+            return None if not self._buf else _CONTINUE
+        owner = self._payload_owner
+        self._need = None
+        self._payload_owner = None
+        data = bytes(self._payload)
+        if isinstance(owner, InfoLine):
+            return InfoLine(owner.text, data)
+        return UrcLine(owner.text, owner.urc, data)
+
+    # transparent data mode: everything is data until NO CARRIER, or OK after +++
+    def _data_mode_step(self):
+        markers = [b"\r\nNO CARRIER\r\n"]
+        if self.escape_sent:
+            markers.insert(0, b"\r\nOK\r\n")
+        buf = self._buf
+        best = None
+        for m in markers:
+            k = buf.find(m)
+            if k >= 0 and (best is None or k < best[0]):
+                best = (k, m)
+        if best is not None:
+            k, m = best
+            if k:
+                data = bytes(buf[:k])
+                del buf[:k]
+                return Data(data)
+            del buf[:len(m)]
+            self.data_mode = False
+            self.escape_sent = False
+            text = m.strip().decode()
+            return self._final(text, self.family.result_code(text), None)
+        # keep back a tail that may be the start of a marker
+        keep = 0
+        for m in markers:
+            for n in range(min(len(m) - 1, len(buf)), 0, -1):
+                if buf.endswith(m[:n]):
+                    keep = max(keep, n)
+                    break
+        if len(buf) > keep:
+            data = bytes(buf[:len(buf) - keep])
+            del buf[:len(buf) - keep]
+            return Data(data)
+        return None
+
+
+class _Continue:
+    pass
+
+
+_CONTINUE = _Continue()
