@@ -1,0 +1,207 @@
+"""A spec-driven V.250 DCE: command-line assembly, echo, result-code formatting, and
+dispatch of each matched command to a handler of the family module.
+
+What it accepts comes from the same spec the harness checks against: a line that no
+variant of the spec matches gets ERROR here. Handlers are methods named
+``cmd_<KEY>_<form>`` (``cmd_QIOPEN_write``); a test form without a handler is answered
+from the spec's test-response templates.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from atconform.protocol.commands import Match, UnknownCommand, match_line, response_templates
+from atconform.spec.models import Family, FormKind
+
+
+class Defects(BaseModel):
+    """Planted defects, for self-tests that prove the suite fails a bad modem.
+
+    ``test_ranges``: command -> parameter -> the supported-values text to print instead
+    of the spec's (``{"+QIOPEN": {"connectID": "(0-12)"}}``).
+    ``drop_final_ok``: commands whose final ``OK`` is never sent.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    test_ranges: dict[str, dict[str, str]] = Field(default_factory=dict)
+    drop_final_ok: list[str] = Field(default_factory=list)
+
+
+class Dce:
+    """Generic DCE. ``output`` receives bytes for the DTE; ``clock`` gives seconds."""
+
+    def __init__(self, family: Family, output: Callable[[bytes], None], clock, defects: Defects | None = None):
+        self.family = family
+        self.fr = family.framing
+        self.output = output
+        self.clock = clock
+        self.defects = defects or Defects()
+        self._line = bytearray()
+        self.mode = "command"           # command | prompt | data | off
+        self.busy = False               # a command awaits its (deferred) final result
+        self._queued: list[bytes] = []
+        self.current: Match | None = None
+        self.reset_settings()
+
+    def reset_settings(self) -> None:
+        self.echo = self.fr.echo_default
+        self.verbose = self.fr.verbose_default
+        self.cmee = 0
+
+    # -- input ----------------------------------------------------------------------
+    def receive(self, data: bytes) -> None:
+        if self.mode == "off":
+            return
+        if self.mode == "data":
+            self.data_input(data)
+            return
+        if self.mode == "prompt":
+            self.prompt_input(data)
+            return
+        for i, b in enumerate(data):
+            if self.mode != "command":
+                # a command switched mode mid-chunk (">" prompt): the rest is payload
+                self.receive(data[i:])
+                return
+            if self.echo:
+                self.output(bytes([b]))
+            if b == ord(self.fr.s3):
+                line = bytes(self._line)
+                self._line.clear()
+                if self.busy:
+                    self._queued.append(line)
+                else:
+                    self.execute_line(line)
+            elif b == 0x08:
+                del self._line[-1:]
+            elif b == ord(self.fr.s4) and not self._line:
+                continue
+            else:
+                self._line.append(b)
+
+    def data_input(self, data: bytes) -> None:   # transparent mode: family module
+        pass
+
+    def prompt_input(self, data: bytes) -> None:  # payload after ">": family module
+        pass
+
+    # -- output ---------------------------------------------------------------------
+    def _frame(self, text: str) -> bytes:
+        if self.verbose:
+            return b"\r\n" + text.encode("latin-1") + b"\r\n"
+        return text.encode("latin-1") + b"\r\n"
+
+    def info(self, text: str, payload: bytes | None = None) -> None:
+        self.output(self._frame(text) + (payload or b""))
+
+    def urc(self, text: str, payload: bytes | None = None) -> None:
+        # URCs always use the verbose frame so the DTE can find their start
+        self.output(b"\r\n" + text.encode("latin-1") + b"\r\n" + (payload or b""))
+
+    def final(self, text: str) -> None:
+        """Send a final result code and end the current command."""
+        cmd = self.current.command.name if self.current else None
+        self.busy = False
+        self.current = None
+        if not (text == "OK" and cmd in self.defects.drop_final_ok):
+            if self.verbose:
+                self.output(b"\r\n" + text.encode("latin-1") + b"\r\n")
+            else:
+                rc = self.family.result_code(text)
+                if rc is not None and rc.numeric is not None:
+                    self.output(f"{rc.numeric}\r".encode())
+                else:
+                    self.output(text.encode("latin-1") + b"\r\n")
+        self._run_queued()
+
+    def ok(self) -> None:
+        self.final("OK")
+
+    def error(self, cme: int | None = None) -> None:
+        """ERROR, or ``+CME ERROR: <n>`` when AT+CMEE is 1 (numeric) or 2 (verbose)."""
+        if cme is not None and self.cmee == 1:
+            self.final(f"+CME ERROR: {cme}")
+        elif cme is not None and self.cmee == 2:
+            self.final(f"+CME ERROR: {CME_TEXT.get(cme, cme)}")
+        else:
+            self.final("ERROR")
+
+    def prompt(self) -> None:
+        self.output(b"\r\n" + self.fr.prompt.encode())
+
+    def _run_queued(self) -> None:
+        while self._queued and not self.busy and self.mode == "command":
+            self.execute_line(self._queued.pop(0))
+
+    # -- dispatch -------------------------------------------------------------------
+    def execute_line(self, raw: bytes) -> None:
+        text = raw.decode("latin-1").strip()
+        if not text:
+            return
+        if text[:2].upper() != self.fr.prefix.upper():
+            return  # V.250 §5.2.1: characters before "AT" are ignored; no AT, no answer
+        body = text[2:]
+        try:
+            m = match_line(self.family, body)
+        except UnknownCommand:
+            self.current = None
+            self.invalid(None)
+            return
+        self.current = m
+        self.busy = True
+        if not m.ok:
+            self.invalid(m)
+            return
+        handler = getattr(self, f"cmd_{_ident(m.command.key)}_{m.form.kind.value}", None)
+        if handler is None and m.form.kind is FormKind.test:
+            self.answer_test(m)
+            return
+        if handler is None:
+            self.unsupported(m)
+            return
+        handler(m)
+
+    def invalid(self, m: Match | None) -> None:
+        """A line the spec does not accept: wrong syntax, type or range."""
+        self.error()
+
+    def unsupported(self, m: Match) -> None:
+        self.error()
+
+    def answer_test(self, m: Match) -> None:
+        """Test command: the spec's test-response lines with supported-value lists."""
+        override = self.defects.test_ranges.get(m.command.name, {})
+        for tpl in response_templates(m.command, m.form, m.variant):
+            self.info(tpl.render(dict(override)))
+        self.ok()
+
+    # -- basic commands every V.250 DCE has ------------------------------------------
+    def cmd_AT_execute(self, m: Match) -> None:
+        self.ok()
+
+    def cmd_E_write(self, m: Match) -> None:
+        self.echo = bool(m.values.get("value", 0))
+        self.ok()
+
+    def cmd_V_write(self, m: Match) -> None:
+        self.verbose = bool(m.values.get("value", 0))
+        self.ok()
+
+    def cmd_CMEE_write(self, m: Match) -> None:
+        self.cmee = m.values.get("n", 0)
+        self.ok()
+
+    def cmd_CMEE_read(self, m: Match) -> None:
+        self.info(f"+CMEE: {self.cmee}")
+        self.ok()
+
+
+def _ident(key: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in key)
+
+
+# 3GPP TS 27.007 §9.2.1 texts for the codes the emulator uses
+CME_TEXT = {3: "operation not allowed", 4: "operation not supported", 10: "SIM not inserted",
+            13: "SIM failure", 14: "SIM busy", 30: "no network service", 100: "unknown"}

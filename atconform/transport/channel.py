@@ -1,0 +1,223 @@
+"""A pyserial channel to a modem (or the emulator's pty), with a background reader.
+
+Thin I/O shell around :class:`atconform.protocol.engine.AtEngine`: writes command
+lines, feeds every byte read to the engine, and waits (bounded, by the spec's maximum
+response time) for the final result code. URCs go to a queue and to listeners (the
+session-wide URC monitor). Every byte lands in the current :class:`Transcript`.
+"""
+from __future__ import annotations
+
+import collections
+import threading
+from typing import Callable
+
+import serial
+
+from atconform.clock import RealClock
+from atconform.protocol.engine import AtEngine, Response, Transaction
+from atconform.protocol.framer import Data, Event, Final, UrcLine
+from atconform.spec.models import Family
+from atconform.transport.transcript import Transcript
+
+
+class ChannelError(Exception):
+    pass
+
+
+class NoFinalResult(ChannelError):
+    """No final result code within the allowed time. ``response`` holds what did come."""
+
+    def __init__(self, response: Response, timeout: float):
+        super().__init__(f"{response.line}: no final result code within {timeout:g} s "
+                         f"(got {[i.text for i in response.info]})")
+        self.response = response
+        self.timeout = timeout
+
+
+class Channel:
+    """DTE side of one AT link.
+
+    ``url`` is a device path (``/dev/ttyUSB2``, the emulator's ``/dev/pts/N``) or any
+    pyserial URL (``loop://``, ``socket://host:port``). Times are seconds.
+    """
+
+    def __init__(self, family: Family, url: str, *, baud: int = 115200, clock=None,
+                 transcript: Transcript | None = None):
+        self.family = family
+        self.url = url
+        self.baud = baud
+        self.clock = clock or RealClock()
+        self.transcript = transcript or Transcript()
+        self.engine = AtEngine(family)
+        self._cond = threading.Condition()
+        self._events: collections.deque[Event] = collections.deque()
+        self._urcs: collections.deque[UrcLine] = collections.deque()
+        self._data = bytearray()
+        self._listeners: list[Callable[[UrcLine], None]] = []
+        self._serial: serial.SerialBase | None = None
+        self._reader: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._busy = threading.Lock()   # one command at a time (Figure 1 note 1)
+        self.reader_error: BaseException | None = None
+        self.last_rx = 0.0
+
+    # -- life cycle -----------------------------------------------------------------
+    def open(self) -> "Channel":
+        self._serial = serial.serial_for_url(self.url, baudrate=self.baud, timeout=0.05,
+                                             write_timeout=10, exclusive=None)
+        self._stop.clear()
+        self._reader = threading.Thread(target=self._read_loop, name=f"at-reader {self.url}", daemon=True)
+        self._reader.start()
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._reader:
+            self._reader.join(2)
+        if self._serial:
+            self._serial.close()
+        self._serial = None
+
+    def __enter__(self) -> "Channel":
+        return self.open()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _read_loop(self) -> None:
+        ser = self._serial
+        try:
+            while not self._stop.is_set():
+                data = ser.read(max(1, ser.in_waiting or 1))
+                if not data:
+                    continue
+                self.transcript.record("rx", data)
+                with self._cond:
+                    self.last_rx = self.clock.now()
+                    for ev in self.engine.feed(data):
+                        if isinstance(ev, UrcLine):
+                            self._urcs.append(ev)
+                            for fn in list(self._listeners):
+                                fn(ev)
+                        if isinstance(ev, Data):
+                            self._data += ev.data
+                        else:
+                            self._events.append(ev)
+                    self._cond.notify_all()
+        except Exception as e:  # port vanished (USB re-enumeration) or closed under us
+            if not self._stop.is_set():
+                self.reader_error = e
+                with self._cond:
+                    self._cond.notify_all()
+
+    # -- listeners ------------------------------------------------------------------
+    def add_urc_listener(self, fn: Callable[[UrcLine], None]) -> None:
+        self._listeners.append(fn)
+
+    def remove_urc_listener(self, fn: Callable[[UrcLine], None]) -> None:
+        if fn in self._listeners:
+            self._listeners.remove(fn)
+
+    # -- writing --------------------------------------------------------------------
+    def write(self, data: bytes) -> None:
+        """Write raw bytes (payload after ``>``, transparent-mode data)."""
+        if self._serial is None:
+            raise ChannelError("channel is not open")
+        self.transcript.record("tx", data)
+        self._serial.write(data)
+        self._serial.flush()
+
+    def command(self, line: str, *, timeout: float | None = None, data: bytes | None = None,
+                ctrl_z: bool = False, escape: bool = False) -> Response:
+        """Send ``line`` and return its :class:`Response` once the final result code arrives.
+
+        ``timeout`` defaults to the spec's maximum response time for the command (family
+        default, 60 s for BG96, for unknown lines). ``data`` is written after the ``>``
+        prompt, followed by Ctrl-Z when ``ctrl_z``, or ESC when ``escape`` (cancel).
+        Raises NoFinalResult when no final result arrives in time; ChannelError when the
+        port failed.
+        """
+        with self._busy:
+            payload, match = self.engine.command(line)
+            if match is not None:
+                for p in match.command.parameters:
+                    if p.secret and isinstance(match.values.get(p.name), str):
+                        self.transcript.secret(match.values[p.name])
+            if timeout is None:
+                timeout = (self.family.max_response_time(match.command, match.variant)
+                           if match is not None else self.family.timing.default_max_response_time)
+            with self._cond:
+                self._events.clear()
+            t = Transaction(line, match, self.clock.now())
+            self.write(payload)
+            deadline = t.response.sent_at + timeout
+            prompt_handled = False
+            while True:
+                ev = self._next_event(deadline)
+                if ev is None:
+                    raise NoFinalResult(t.response, timeout)
+                if t.add(ev, self.clock.now()):
+                    return t.response
+                if t.response.prompt and not prompt_handled:
+                    prompt_handled = True
+                    tail = b""
+                    if escape:
+                        tail = self.family.framing.escape.encode()
+                    elif ctrl_z:
+                        tail = self.family.framing.ctrl_z.encode()
+                    self.write((data or b"") + tail)
+
+    def _next_event(self, deadline: float) -> Event | None:
+        with self._cond:
+            while not self._events:
+                if self.reader_error is not None:
+                    raise ChannelError(f"port {self.url} failed: {self.reader_error}")
+                left = deadline - self.clock.now()
+                if left <= 0:
+                    return None
+                self.clock.wait(self._cond, left)
+            return self._events.popleft()
+
+    def wait_final(self, timeout: float) -> Final | None:
+        """Wait for a final result outside a command (NO CARRIER, OK after +++)."""
+        deadline = self.clock.now() + timeout
+        while True:
+            ev = self._next_event(deadline)
+            if ev is None or isinstance(ev, Final):
+                return ev
+
+    # -- URCs -----------------------------------------------------------------------
+    def wait_urc(self, name: str | Callable[[UrcLine], bool], timeout: float) -> UrcLine | None:
+        """First queued or arriving URC named ``name`` (spec name, e.g. ``qiopen``) or
+        satisfying a predicate; removes it from the queue. None on timeout."""
+        pred = name if callable(name) else (lambda u: u.urc is not None and u.urc.name == name)
+        deadline = self.clock.now() + timeout
+        with self._cond:
+            while True:
+                for u in list(self._urcs):
+                    if pred(u):
+                        self._urcs.remove(u)
+                        return u
+                left = deadline - self.clock.now()
+                if left <= 0:
+                    return None
+                self.clock.wait(self._cond, left)
+
+    def drain_urcs(self) -> list[UrcLine]:
+        with self._cond:
+            out = list(self._urcs)
+            self._urcs.clear()
+            return out
+
+    def read_data(self, n: int, timeout: float) -> bytes:
+        """Up to ``n`` bytes of transparent-mode data, waiting at most ``timeout`` s."""
+        deadline = self.clock.now() + timeout
+        with self._cond:
+            while len(self._data) < n:
+                left = deadline - self.clock.now()
+                if left <= 0:
+                    break
+                self.clock.wait(self._cond, left)
+            out = bytes(self._data[:n])
+            del self._data[:n]
+            return out

@@ -1,0 +1,85 @@
+"""Per-test transcript: every byte in both directions, timestamped, secrets redacted."""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Entry:
+    t: float          # seconds since the transcript started
+    direction: str    # "tx" (DTE -> DCE) or "rx" (DCE -> DTE)
+    data: bytes
+
+
+def _printable(data: bytes) -> str:
+    out = []
+    for b in data:
+        if b == 0x0D:
+            out.append("<CR>")
+        elif b == 0x0A:
+            out.append("<LF>\n")
+        elif b == 0x1A:
+            out.append("<SUB>")
+        elif b == 0x1B:
+            out.append("<ESC>")
+        elif 0x20 <= b < 0x7F:
+            out.append(chr(b))
+        else:
+            out.append(f"<{b:02X}>")
+    return "".join(out)
+
+
+class Transcript:
+    """Thread-safe byte log. ``secret(s)`` registers a string (an APN password) that is
+    replaced by ``***`` whenever the transcript is rendered; raw bytes never leave it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: list[Entry] = []
+        self._t0 = time.monotonic()
+        self._secrets: set[bytes] = set()
+        self.wall_start = time.time()
+
+    def record(self, direction: str, data: bytes) -> None:
+        if not data:
+            return
+        with self._lock:
+            self._entries.append(Entry(time.monotonic() - self._t0, direction, bytes(data)))
+
+    def secret(self, value: str) -> None:
+        if value:
+            self._secrets.add(value.encode("latin-1"))
+
+    def mark(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def entries(self, since: int = 0) -> list[Entry]:
+        with self._lock:
+            return list(self._entries[since:])
+
+    def _redact(self, data: bytes) -> bytes:
+        for s in self._secrets:
+            data = data.replace(s, b"***")
+        return data
+
+    def render(self, since: int = 0) -> str:
+        """Text form, one chunk per line group: ``+0.012 tx  AT+QIACT=1<CR>``.
+
+        Adjacent entries of one direction are merged first so a secret split across
+        reads is still redacted."""
+        merged: list[list] = []
+        for e in self.entries(since):
+            if merged and merged[-1][1] == e.direction and e.t - merged[-1][2] < 0.05:
+                merged[-1][3] += e.data
+                merged[-1][2] = e.t
+            else:
+                merged.append([e.t, e.direction, e.t, bytearray(e.data)])
+        lines = []
+        for t, d, _, data in merged:
+            text = _printable(self._redact(bytes(data))).rstrip("\n")
+            pad = "\n" + " " * 14
+            lines.append(f"{t:+10.3f} {d}  " + text.replace("\n", pad))
+        return "\n".join(lines) + ("\n" if lines else "")
