@@ -82,8 +82,9 @@ class Bg96(Dce):
     """The BG96 module. Runs on ``loop``'s thread; ``output`` writes to the DTE."""
 
     def __init__(self, family: Family, loop: Loop, output, defects: Defects | None = None, *,
-                 dns_port: int = 53):
+                 dns_port: int = 53, dns_host: str = "127.0.0.1"):
         self.loop = loop
+        self.dns_host = dns_host
         self.net = Net(loop)
         self.dns_port = dns_port
         super().__init__(family, output, loop.clock, defects)
@@ -210,6 +211,9 @@ class Bg96(Dce):
             self.fail(561)
             return
         ctx.active = True
+        if not any(ctx.dns):
+            # the network hands out DNS servers on activation; here: the emulator's own
+            ctx.dns = (self.dns_host, self.dns_host)
         self.succeed()
 
     def cmd_QIDEACT_write(self, m: Match) -> None:
@@ -291,6 +295,8 @@ class Bg96(Dce):
             self.urc(f"+QIOPEN: {s.connect_id},0")
 
     def _accept(self, listener: Socket) -> None:
+        if listener.sock is None:
+            return
         try:
             conn, (ip, port) = listener.sock.accept()
         except BlockingIOError:
@@ -310,6 +316,8 @@ class Bg96(Dce):
         self.urc(f'+QIURC: "incoming",{cnid},{listener.connect_id},"{ip}",{port}')
 
     def _readable(self, s: Socket) -> None:
+        if s.sock is None or self.sockets.get(s.connect_id) is not s:
+            return
         try:
             if s.service_type == "UDP SERVICE":
                 data, (ip, port) = s.sock.recvfrom(65535)
@@ -670,7 +678,7 @@ class Bg96(Dce):
     # ------------------------------------------------------------------ config
     def cmd_QICFG_write(self, m: Match) -> None:
         name, v = m.variant.name, m.values
-        key = name[:-6] if name.endswith("-query") else name
+        key = m.variant.syntax.split(",")[0].strip('"')     # the keyword, e.g. tcp/retranscfg
         if name.endswith("-query"):
             cur = self.qicfg[key]
             if key == "prefix":

@@ -11,7 +11,9 @@ import itertools
 import os
 import selectors
 import socket
+import sys
 import threading
+import traceback
 from concurrent.futures import Future
 from typing import Any, Callable
 
@@ -35,6 +37,7 @@ class Loop:
         self._stopping = False
         self.thread: threading.Thread | None = None
         self.error: BaseException | None = None
+        self.errors: list[BaseException] = []   # exceptions raised by callbacks
 
     # -- registration ------------------------------------------------------------------
     def add_reader(self, fileobj, cb: Callable[[], None]) -> None:
@@ -129,24 +132,35 @@ class Loop:
             if self._calls:
                 timeout = 0
         for key, mask in self.sel.select(timeout):
-            rcb, wcb = key.data if isinstance(key.data, tuple) else (key.data, None)
-            if mask & selectors.EVENT_READ and rcb:
-                rcb()
-            if mask & selectors.EVENT_WRITE and wcb:
-                try:
-                    self.sel.get_key(key.fileobj)
-                except (KeyError, ValueError):
+            for bit, idx in ((selectors.EVENT_READ, 0), (selectors.EVENT_WRITE, 1)):
+                if not mask & bit:
                     continue
-                wcb()
+                # an earlier callback of this batch may have closed or re-registered it
+                try:
+                    cur = self.sel.get_key(key.fileobj)
+                except (KeyError, ValueError):
+                    break
+                cb = cur.data[idx] if isinstance(cur.data, tuple) else (cur.data if idx == 0 else None)
+                if cb is not None:
+                    self._safe(cb)
         with self._calls_lock:
             calls, self._calls = self._calls, []
         for cb in calls:
-            cb()
+            self._safe(cb)
         now = self.clock.now()
         while self._timers and self._timers[0][0] <= now:
             _, _, cb = heapq.heappop(self._timers)
             if cb is not None:
-                cb()
+                self._safe(cb)
+
+    def _safe(self, cb: Callable[[], None]) -> None:
+        # A bug in one handler must not kill the emulated modem for every later test:
+        # keep serving, remember the error for self-tests, and say it on stderr.
+        try:
+            cb()
+        except Exception as e:
+            self.errors.append(e)
+            traceback.print_exc(file=sys.stderr)
 
     def run_forever(self) -> None:
         self.thread = threading.current_thread()

@@ -98,7 +98,7 @@ class AtEngine:
         return (line + self.family.framing.terminator).encode("latin-1"), m
 
     def _track_modes(self, m: Match | None) -> None:
-        if m is None or not m.ok:
+        if m is None or not m.ok or m.form.kind.value != "write":
             return
         name, v = m.command.name, m.values
         if name == "+QIOPEN" and "connectID" in v:

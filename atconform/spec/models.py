@@ -124,12 +124,13 @@ class Parameter(_Model):
             return True
         return self.type is ParamType.enum and all(isinstance(v.value, int) for v in self.values)
 
-    def supported_values(self) -> list[int | str] | None:
-        """The finite set a test command reports, or None for open ranges and strings."""
+    def supported_values(self) -> "list[int | str] | range | None":
+        """The values a test command reports: a list for enums, a ``range`` for ranges
+        (lazy: some span 2**32), None for strings."""
         if self.values:
             return [v.value for v in self.values]
         if self.range is not None:
-            return list(range(self.range.min, self.range.max + 1))
+            return range(self.range.min, self.range.max + 1)
         return None
 
     def accepts(self, value: Any) -> bool:

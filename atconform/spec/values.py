@@ -108,12 +108,19 @@ def parse_token(p: Parameter, raw: str) -> tuple[Any, str | None]:
     return (raw[1:-1] if quoted else raw), None
 
 
-def reported_values(p: Parameter) -> list[int | str] | None:
+def reported_values(p: Parameter):
     """The values a test command reports for ``p``: its ``test_range`` where the manual's
     test response differs from the parameter table, else its domain."""
     if p.test_range is not None:
-        return list(range(p.test_range.min, p.test_range.max + 1))
+        return range(p.test_range.min, p.test_range.max + 1)
     return p.supported_values()
+
+
+def bounds(vals) -> tuple[int, int]:
+    """(min, max) of a list or range of ints, without iterating a range."""
+    if isinstance(vals, range):
+        return vals.start, vals[-1]
+    return min(vals), max(vals)
 
 
 def render_supported(p: Parameter) -> str:
@@ -122,6 +129,10 @@ def render_supported(p: Parameter) -> str:
     vals = reported_values(p)
     if vals is None:
         raise ValueError(f"<{p.name}> has no finite domain to report")
+    if isinstance(vals, range):
+        if len(vals) >= 3:
+            return f"({vals.start}-{vals[-1]})"
+        return "(" + ",".join(str(i) for i in vals) + ")"
     if all(isinstance(v, int) for v in vals):
         ints = sorted(set(vals))  # type: ignore[arg-type]
         if len(ints) >= 3 and ints == list(range(ints[0], ints[-1] + 1)):

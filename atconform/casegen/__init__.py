@@ -1,0 +1,311 @@
+"""Test purposes generated from a family spec.
+
+For every command and form (see issue 2, item 7):
+
+* TEST: the response parses (``<ID>/TEST/response``) and each reported supported-values
+  list equals the spec's (``<ID>/TEST/range/<param>``);
+* READ / EXECUTE: the response parses and every field is in range;
+* WRITE, per variant: each boundary value (``min``, ``max``, ``default``) succeeds once
+  the preconditions hold; ``below-min``, ``above-max``, ``not-in-set``, ``wrong-type``,
+  ``missing-mandatory``, ``too-many``, ``overlong`` get ERROR (and, for TCP/IP commands,
+  AT+QIGETERROR 552) and leave the DCE responsive.
+
+Every malformed line is first proven invalid *under the spec* (the same matcher the
+emulator uses), so a case never expects ERROR for a line the manual allows.
+Pure: builds :class:`Purpose` objects; :mod:`atconform.casegen.execute` runs them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from atconform.protocol.commands import _fields_of, match_args, template_for
+from atconform.spec.models import Command, Family, Form, FormKind, Parameter, Variant
+from atconform.spec.template import Raw, TemplateError
+from atconform.spec.values import bounds, reported_values
+
+
+@dataclass(frozen=True)
+class Purpose:
+    """One test purpose. ``values`` may hold ``{ixit.x}``/``{peer.y.z}`` placeholders that
+    the executor resolves; ``args`` (a malformed argument string) replaces ``values``."""
+
+    id: str
+    family: str
+    command: str
+    form: str
+    kind: str                  # test-response|test-range|read|execute|write-ok|write-error
+    title: str
+    section: str
+    source: str
+    variant: str | None = None
+    param: str | None = None
+    label: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    args: str | None = None
+    preconditions: tuple[str, ...] = ()
+    cleanup: tuple[str, ...] = ()
+    expect_urc: str | None = None
+    emulator_only: str | None = None
+    skip: str | None = None
+
+
+def _pid(family: Family, cmd: Command, *parts: str) -> str:
+    return "/".join([family.model.upper(), cmd.key, *parts])
+
+
+def _line_name(cmd: Command) -> str:
+    if cmd.syntax == "escape":
+        return cmd.name
+    return "AT" + cmd.name
+
+
+def generate(family: Family) -> list[Purpose]:
+    """All test purposes of ``family``, in manual order. Ids are unique."""
+    out: list[Purpose] = []
+    for cmd in family.commands:
+        if cmd.syntax == "escape":
+            continue  # +++ has guard times, not a syntax: the scenario suites test it
+        for form in cmd.forms:
+            out.extend(_for_form(family, cmd, form))
+    ids = [p.id for p in out]
+    dup = {i for i in ids if ids.count(i) > 1}
+    if dup:
+        raise ValueError(f"duplicate test purpose ids: {sorted(dup)}")
+    return out
+
+
+def _common(family: Family, cmd: Command) -> dict[str, Any]:
+    return {"family": family.model, "command": cmd.name, "section": cmd.source.section,
+            "source": str(cmd.source)}
+
+
+def _for_form(family: Family, cmd: Command, form: Form) -> list[Purpose]:
+    c = _common(family, cmd)
+    hints = cmd.casegen
+    name = _line_name(cmd)
+    k = form.kind
+    if k is FormKind.test:
+        out = [Purpose(_pid(family, cmd, "TEST", "response"), form="test", kind="test-response",
+                       title=f"{name}=? answers OK with the manual's test response", **c)]
+        for f in _test_fields(cmd, form):
+            p = cmd.param(f)
+            out.append(Purpose(_pid(family, cmd, "TEST", "range", f), form="test", kind="test-range", param=f,
+                               title=f"{name}=? reports <{f}> as {_describe(p)}", **c))
+        return out
+    if k in (FormKind.read, FormKind.execute):
+        suffix = "?" if k is FormKind.read else ""
+        return [Purpose(_pid(family, cmd, k.value.upper(), "response"), form=k.value, kind=k.value,
+                        title=f"{name}{suffix} answers with well-formed information text, fields in range",
+                        emulator_only=hints.emulator_only,
+                        # write cleanups name write parameters; only value-free steps apply here
+                        cleanup=tuple(s for s in hints.cleanup if "{" not in s), **c)]
+    out = []
+    if hints.skip:
+        return [Purpose(_pid(family, cmd, "WRITE"), form="write", kind="write-ok", skip=hints.skip,
+                        title=f"{name}=... write cases", **c)]
+    multi = len(form.variants) > 1
+    for v in form.variants:
+        out.extend(_write_cases(family, cmd, form, v, multi, c))
+    return out
+
+
+def _test_fields(cmd: Command, form: Form) -> list[str]:
+    seen: list[str] = []
+    for v in form.variants:
+        for r in v.responses:
+            for f in template_for(cmd, r.template, literal=True).fields:
+                if f.supported and f.name not in seen:
+                    seen.append(f.name)
+    return seen
+
+
+def _describe(p: Parameter) -> str:
+    vals = reported_values(p)
+    if isinstance(vals, range):
+        return f"{vals.start}-{vals[-1]}" if len(vals) > 2 else ",".join(map(str, vals))
+    if vals and all(isinstance(v, int) for v in vals):
+        lo, hi = bounds(vals)
+        return f"{lo}-{hi}" if len(vals) == hi - lo + 1 and len(vals) > 2 else ",".join(map(str, vals))
+    return ",".join(map(str, vals or []))
+
+
+def _hints_for(cmd: Command, v: Variant):
+    h = cmd.casegen
+    vh = v.casegen
+    pre = tuple(vh.preconditions if vh and vh.preconditions else h.preconditions)
+    clean = tuple(vh.cleanup if vh and vh.cleanup else h.cleanup)
+    base = dict(h.base)
+    if vh:
+        base.update(vh.base)
+    vary = (vh.vary if vh and vh.vary is not None else h.vary)
+    return base, pre, clean, vary, (vh.expect_urc if vh and vh.expect_urc else h.expect_urc)
+
+
+def _boundaries(p: Parameter) -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    vals = p.supported_values()
+    if p.is_numeric and vals:
+        lo, hi = bounds(vals)
+        out = [("min", lo), ("max", hi)]
+    elif p.values:
+        out = [(f"value-{v.value}".replace(" ", "_"), v.value) for v in p.values]
+    if p.default is not None and all(p.default != x for _, x in out):
+        out.append(("default", p.default))
+    return out
+
+
+def _invalid_values(p: Parameter) -> list[tuple[str, str, str]]:
+    """(label, raw token, why) for values outside the domain."""
+    out: list[tuple[str, str, str]] = []
+    if p.is_numeric:
+        vals = p.supported_values() or []
+        if vals:
+            lo, hi = bounds(vals)
+            out.append(("below-min", str(lo - 1), f"{lo - 1} (min-1)"))
+            out.append(("above-max", str(hi + 1), f"{hi + 1} (max+1)"))
+            gaps = [] if isinstance(vals, range) else [x for x in range(lo, hi + 1) if x not in vals]
+            if gaps:
+                out.append(("not-in-set", str(gaps[0]), f"{gaps[0]}, a gap in {_describe(p)}"))
+        out.append(("wrong-type", '"A"', 'a quoted string "A" for an integer'))
+    elif p.values:
+        out.append(("not-in-set", f'"{p.values[0].value}X"', f"\"{p.values[0].value}X\", not one of the values"))
+    if p.max_length is not None:
+        n = p.max_length + (2 if p.type.value == "hex" else 1)
+        filler = "31" * (n // 2) if p.type.value == "hex" else "x" * n
+        out.append(("overlong", f'"{filler}"', f"{n} characters (max {p.max_length})"))
+    return out
+
+
+def _write_cases(family: Family, cmd: Command, form: Form, v: Variant, multi: bool, c: dict) -> list[Purpose]:
+    base, pre, clean, vary, expect_urc = _hints_for(cmd, v)
+    fields = [f.name for f in _fields_of(v)]
+    prefix = ["WRITE"] + ([v.name] if multi else [])
+    name = _line_name(cmd)
+    emu_only = cmd.casegen.emulator_only
+    out: list[Purpose] = []
+    common = dict(form="write", variant=v.name, preconditions=pre, cleanup=clean,
+                  emulator_only=emu_only, **c)
+    values0 = {k: base.get(k) for k in fields if base.get(k) is not None}
+    for k, want in v.when.items():
+        values0[k] = want
+    # a variant whose syntax has no field: one case, the line itself
+    if not fields:
+        out.append(Purpose("/".join([_pid(family, cmd, *prefix), "response"]), kind="write-ok",
+                           title=f"{name}={v.syntax} answers with well-formed information text",
+                           values={}, expect_urc=expect_urc, **common))
+        return out
+    varied = [f for f in fields if f not in v.when and f not in cmd.casegen.fixed
+              and (vary is None or f in vary)]
+    for f in varied:
+        p = cmd.param(f)
+        for label, value in _boundaries(p):
+            vals = dict(values0)
+            vals[f] = value
+            if not _selects(cmd, form, v, vals):
+                continue
+            out.append(Purpose("/".join([_pid(family, cmd, *prefix), f, label]), kind="write-ok", param=f,
+                               label=label, values=vals, expect_urc=expect_urc,
+                               title=f"{name}= with <{f}>={value!r} ({label}) succeeds", **common))
+    # bad input: each parameter of the syntax, then shape errors
+    for f in fields:
+        if f in v.when:
+            continue
+        p = cmd.param(f)
+        for label, token, why in _invalid_values(p):
+            vals = {k: (Raw(token) if k == f else val) for k, val in _example_values(cmd, v, values0).items()}
+            vals[f] = Raw(token)
+            try:
+                args = template_for(cmd, v.syntax).render(vals)
+            except TemplateError:
+                continue
+            if match_args(cmd, form, args).ok:
+                continue  # another syntax accepts it: not an error under the spec
+            out.append(Purpose("/".join([_pid(family, cmd, *prefix), f, label]), kind="write-error", param=f,
+                               label=label, args=args,
+                               title=f"{name}= with <{f}>={why} gets ERROR", **{**common, "preconditions": ()}))
+    full = _example_values(cmd, v, values0)
+    try:
+        args = template_for(cmd, v.syntax).render(full)
+    except TemplateError:
+        return out
+    mandatory = _mandatory(v)
+    if mandatory:
+        shorter = _render_without(cmd, v, full, mandatory[-1])
+        if shorter is not None and not match_args(cmd, form, shorter).ok:
+            out.append(Purpose("/".join([_pid(family, cmd, *prefix), mandatory[-1], "missing-mandatory"]),
+                               kind="write-error", param=mandatory[-1], label="missing-mandatory", args=shorter,
+                               title=f"{name}= without mandatory <{mandatory[-1]}> gets ERROR", **{**common, "preconditions": ()}))
+    longest = _render_all_optional(cmd, v, full)
+    if longest is not None:
+        extra = longest + ",1"
+        if not match_args(cmd, form, extra).ok:
+            out.append(Purpose("/".join([_pid(family, cmd, *prefix), "too-many"]), kind="write-error",
+                               label="too-many", args=extra,
+                               title=f"{name}= with one parameter too many gets ERROR", **{**common, "preconditions": ()}))
+    return out
+
+
+def _selects(cmd: Command, form: Form, v: Variant, values: dict) -> bool:
+    """True when ``values`` rendered through ``v`` are accepted by ``v`` itself (not by
+    another variant first), placeholders standing for valid values."""
+    probe = _example_values(cmd, v, values)
+    try:
+        args = template_for(cmd, v.syntax).render(probe)
+    except TemplateError:
+        return False
+    m = match_args(cmd, form, args)
+    return m.ok and m.variant is v
+
+
+_EXAMPLE = {"ipv4": "10.0.0.1", "ipv6": "2001:db8::1", "ip": "10.0.0.1", "host": "example.com",
+            "hex": "3132", "time": "2024/01/01,00:00:00+00", "string": "x", "raw": "x"}
+
+
+def _example_values(cmd: Command, v: Variant, values: dict) -> dict:
+    """``values`` with placeholders and gaps filled by valid examples (for proving a line
+    valid or invalid under the spec)."""
+    out = {}
+    for f in (x.name for x in _fields_of(v)):
+        p = cmd.param(f)
+        val = values.get(f)
+        if isinstance(val, str) and "{" in val:
+            val = None
+        if val is None:
+            if p.is_numeric:
+                vals = p.supported_values()
+                val = p.default if p.default is not None else (vals[0] if vals else 1)
+            elif p.values:
+                val = p.values[0].value
+            else:
+                val = _EXAMPLE.get(p.type.value, "x")
+        out[f] = val
+    return out
+
+
+def _mandatory(v: Variant) -> list[str]:
+    from atconform.spec.template import Fld, _parse_nodes
+    return [n.name for n in _parse_nodes(v.syntax, False) if isinstance(n, Fld)]
+
+
+def _render_without(cmd: Command, v: Variant, values: dict, drop: str) -> str | None:
+    """The line with mandatory ``drop`` (a top-level field) and everything after it left
+    out, and the separator before it."""
+    src = v.syntax[:v.syntax.index(f"<{drop}>")]
+    if src.endswith(","):
+        src = src[:-1]
+    try:
+        return template_for(cmd, src).render(values)
+    except TemplateError:
+        return None
+
+
+def _render_all_optional(cmd: Command, v: Variant, values: dict) -> str | None:
+    try:
+        return template_for(cmd, v.syntax).render(values)
+    except TemplateError:
+        return None
+
+
+def by_id(purposes: list[Purpose]) -> dict[str, Purpose]:
+    return {p.id: p for p in purposes}

@@ -1,0 +1,123 @@
+"""Run one generated test purpose against a :class:`ModemSession` (any modem).
+
+Raises :class:`Deviation` (verdict fail) with the spec clause broken, or
+:class:`Inconclusive` when a precondition cannot be reached. Returns normally on pass.
+"""
+from __future__ import annotations
+
+from atconform.casegen import Purpose
+from atconform.protocol.commands import build_line, response_templates
+from atconform.protocol.engine import Response, success_results
+from atconform.session import ModemSession
+from atconform.spec.models import FormKind
+from atconform.spec.values import reported_values
+from atconform.transport.channel import NoFinalResult
+from atconform.verdicts import Deviation
+
+
+def run(p: Purpose, modem: ModemSession) -> Response | None:
+    fam = modem.family
+    cmd = fam.command(p.command)
+    form = cmd.form(p.form)
+    if p.kind in ("test-response", "test-range"):
+        resp = _send(modem, build_line(fam, cmd, FormKind.test))
+        modem.check(resp, expect_success=True)
+        if p.kind == "test-range":
+            _check_range(modem, cmd, form, resp, p.param)
+        return resp
+    if p.kind in ("read", "execute"):
+        resp = _send(modem, build_line(fam, cmd, FormKind(p.form)))
+        modem.check(resp)
+        if resp.final.kind not in ("ok", "connect", "no_carrier"):
+            raise Deviation(f"{resp.line}: got {resp.final.text}")
+        _cleanup(modem, p, {})
+        return resp
+    if p.kind == "write-error":
+        line = build_line(fam, cmd, FormKind.write, args=p.args)
+        resp = _send(modem, line)
+        if resp.final.kind not in ("error", "cme_error"):
+            if resp.prompt:
+                modem.ch.write(fam.framing.escape.encode())   # cancel the data prompt
+            raise Deviation(f"{line}: a malformed line ({p.title.split(' with ', 1)[-1]}) was accepted with {resp.final.text}")
+        if cmd.tcpip and fam.model == "bg96":
+            err = _send(modem, "AT+QIGETERROR")
+            if not err.info or not err.info[0].text.startswith("+QIGETERROR: 552"):
+                raise Deviation(f"after {line} got ERROR, AT+QIGETERROR says {err.lines}, expected 552 (Invalid parameters, §3.9)")
+        modem.responsive()
+        return resp
+    # write-ok: boundary value with preconditions
+    values = modem.resolver.values(p.values)
+    variant = next(v for v in form.variants if v.name == p.variant)
+    for step in p.preconditions:
+        modem.step(step, values)
+    line = build_line(fam, cmd, FormKind.write, values, variant=variant)
+    try:
+        kw = {}
+        if variant.data == "fixed":
+            kw["data"] = b"x" * int(values.get(variant.data_length, 0))
+        elif variant.data == "ctrl_z":
+            kw.update(data=b"test", ctrl_z=True)
+        resp = _send(modem, line, **kw)
+        if variant.data and not resp.prompt and resp.final.kind not in ("error", "cme_error"):
+            raise Deviation(f"{line}: no '>' prompt before {resp.final.text}")
+        modem.check(resp, expect_success=True)
+        if resp.final.kind == "connect":
+            # transparent access mode: CONNECT is the open result, no +QIOPEN URC (§2.1.4)
+            modem.escape_data_mode()
+        elif p.expect_urc:
+            _await_urc(modem, cmd, variant, values, p.expect_urc)
+    finally:
+        _cleanup(modem, p, values)
+    return resp
+
+
+def _send(modem: ModemSession, line: str, **kw) -> Response:
+    try:
+        return modem.at(line, **kw)
+    except NoFinalResult as e:
+        raise Deviation(f"{line}: no final result code within the maximum response time "
+                        f"{e.timeout:g} s (got {e.response.lines})") from None
+
+
+def _check_range(modem, cmd, form, resp: Response, name: str) -> None:
+    p = cmd.param(name)
+    want = set(reported_values(p))
+    for tpl in response_templates(cmd, form, form.variants[0]):
+        if not any(f.name == name and f.supported for f in tpl.fields):
+            continue
+        for line in resp.info:
+            parsed = tpl.parse(line.text)
+            if parsed is not None and name in parsed.values:
+                got = parsed.values[name]
+                if got != want:
+                    raise Deviation(f"{resp.line}: <{name}> reported as {_fmt(got)}, the manual says {_fmt(want)}")
+                return
+    raise Deviation(f"{resp.line}: no supported-values list for <{name}> in {resp.lines}")
+
+
+def _fmt(s: set) -> str:
+    vals = sorted(s)
+    if vals and all(isinstance(v, int) for v in vals) and vals == list(range(vals[0], vals[-1] + 1)) and len(vals) > 2:
+        return f"({vals[0]}-{vals[-1]})"
+    return "(" + ",".join(map(str, vals)) + ")"
+
+
+def _await_urc(modem: ModemSession, cmd, variant, values, name: str) -> None:
+    limit = modem.family.max_response_time(cmd, variant)
+    if "timeout" in values and "pingnum" in values:       # QPING: each ping waits <timeout>
+        limit = max(limit, values["timeout"] * values["pingnum"] + 5)
+    cnid = values.get("connectID")
+
+    def pred(u) -> bool:
+        if u.urc is None or u.urc.name != name:
+            return False
+        return cnid is None or name != "qiopen" or u.text.startswith(f"+QIOPEN: {cnid},")
+
+    urc = modem.ch.wait_urc(pred, limit)
+    if urc is None:
+        raise Deviation(f"no {name} URC within {limit:g} s after {cmd.name}")
+
+
+def _cleanup(modem: ModemSession, p: Purpose, values: dict) -> None:
+    for step in p.cleanup:
+        modem.step(step, {**values, **{k: v for k, v in values.items()}})

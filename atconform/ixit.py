@@ -1,0 +1,60 @@
+"""IXIT: implementation extra information for testing, the lab's parameters (YAML).
+
+Example (a real modem on a lab SIM)::
+
+    apn: internet
+    username: ""
+    password: secret          # redacted in transcripts
+    sim_pin: null
+    peers:
+      tcp_echo: {host: tcpbin.com, port: 4242}
+      udp_echo: {host: udp-echo.example.net, port: 7}
+      ntp: {host: pool.ntp.org, port: 123}
+      dns: {host: 8.8.8.8, port: 53, name: example.com}
+      ping: {host: 8.8.8.8}
+
+Peers left out are started on loopback by the fixtures (default run).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Peer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    host: str
+    port: int = 0
+    name: str | None = None        # DNS: a name the server resolves
+    address: str | None = None     # DNS: the address it resolves to
+
+
+class Peers(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tcp_echo: Peer | None = None
+    udp_echo: Peer | None = None
+    ntp: Peer | None = None
+    dns: Peer | None = None
+    ping: Peer | None = None
+
+
+class Ixit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    apn: str = "internet"
+    username: str = ""
+    password: str = ""
+    sim_pin: str | None = None
+    context_id: int = 1
+    udp_service_port: int = 3030
+    peers: Peers = Field(default_factory=Peers)
+
+    @classmethod
+    def load(cls, path: str | Path | None) -> "Ixit":
+        """Read and validate an IXIT file; None gives the loopback defaults. Raises
+        pydantic.ValidationError naming the bad field, OSError if unreadable."""
+        if path is None:
+            return cls()
+        with open(path, encoding="utf-8") as f:
+            return cls.model_validate(yaml.safe_load(f) or {})
