@@ -2,9 +2,9 @@
 
 Registered as an entry point rather than in conftest.py because of how pytest finds its
 configuration: it looks for ``pytest.ini`` from the paths on the command line *before*
-it loads conftest files, so in ``pytest --port /dev/ttyUSB2 --model bg96`` it takes the
-device for a test path, searches ``/dev`` upwards, finds no ini and ignores the
-project's. Options known from an entry point are parsed correctly on pytest's second
+it loads conftest files, so in ``pytest --port /dev/ttyUSB2 --model bg96`` (or
+``--reports DIR`` with an existing DIR) it takes the value for a test path, searches
+``/dev`` upwards, finds no ini and ignores the project's: no testpaths, no markers. Options known from an entry point are parsed correctly on pytest's second
 pass; :func:`pytest_load_initial_conftests` then redoes the ini lookup from the
 invocation directory when the first pass went astray.
 """
@@ -29,7 +29,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
-    if early_config.inipath is not None or not early_config.known_args_namespace.port:
+    if early_config.inipath is not None:
         return
     here = early_config.invocation_params.dir
     if not (here / "pytest.ini").is_file():

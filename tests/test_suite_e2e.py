@@ -1,0 +1,106 @@
+"""The conformance suite end to end, as a user runs it, in subprocesses:
+
+* the default run passes every BG96 test purpose against the built-in emulator and
+  writes both reports;
+* ``pytest --port <pty> --model bg96`` against ``atconform emulate --model bg96 --pty``
+  gives the same verdicts, emulator-only purposes skipped with a reason;
+* planted defects (a wrong range in a test response, a missing OK) make it FAIL.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from atconform.casegen import generate
+from atconform.spec import load_family
+
+REPO = Path(__file__).resolve().parents[1]
+PURPOSES = generate(load_family("bg96"))
+
+if os.environ.get("ATCONFORM_E2E_INNER"):
+    # a suite run started by these tests must never collect these tests again
+    pytest.skip("inside an end-to-end run", allow_module_level=True)
+
+
+def run_suite(reports: Path, *args: str, timeout: float = 900):
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--reports", str(reports),
+           "-o", "addopts=-ra", *args]
+    env = {**os.environ, "ATCONFORM_E2E_INNER": "1"}
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout, env=env)
+    with open(reports / "compliance.json", encoding="utf-8") as f:
+        report = json.load(f)
+    verdicts = {p["purpose"]: (p["verdict"], p["reason"]) for fam in report["families"]
+                for c in fam["commands"] for p in c["purposes"]}
+    return proc, verdicts, report
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    return run_suite(tmp_path_factory.mktemp("default"))
+
+
+def test_default_run_passes_every_purpose_and_writes_reports(default_run, tmp_path_factory):
+    proc, verdicts, report = default_run
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert set(verdicts) == {p.id for p in PURPOSES}
+    not_pass = {k: v for k, v in verdicts.items() if v[0] != "pass"}
+    skipped_by_spec = {p.id for p in PURPOSES if p.skip}
+    assert set(not_pass) == skipped_by_spec, not_pass
+    assert report["complete"] is True
+    fam = report["families"][0]
+    assert "BG96MAR02A07M1G" in json.dumps(fam["firmware"])
+    reports_dir = Path(proc.args[proc.args.index("--reports") + 1])
+    html = (reports_dir / "compliance.html").read_text()
+    assert "BG96/QIOPEN/WRITE/default/connectID/above-max" in html and "BG96MAR02A07M1G" in html
+    lines = (reports_dir / "results.jsonl").read_text().splitlines()
+    assert json.loads(lines[-1])["type"] == "end"
+
+
+def test_port_mode_gives_the_same_verdicts(default_run, tmp_path):
+    emu = subprocess.Popen([sys.executable, "-m", "atconform.cli", "emulate", "--model", "bg96", "--pty"],
+                           cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        first = emu.stdout.readline().split()
+        assert first[0] == "PTY" and first[1].startswith("/dev/pts/")
+        proc, verdicts, report = run_suite(tmp_path, "--port", first[1], "--model", "bg96")
+    finally:
+        emu.send_signal(signal.SIGTERM)
+        emu.wait(10)
+    assert emu.returncode == 0
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert report["runs"][0]["mode"] == "port"
+    _, default_verdicts, _ = default_run
+    emulator_only = {p.id for p in PURPOSES if p.emulator_only}
+    assert emulator_only, "the spec should mark QPOWD cases emulator-only"
+    for pid, (verdict, reason) in verdicts.items():
+        if pid in emulator_only:
+            assert verdict == "skipped" and "emulator only" in reason, (pid, verdict, reason)
+        else:
+            assert verdict == default_verdicts[pid][0], (pid, verdict, reason)
+
+
+def planted(tmp_path, defects: dict, *args: str):
+    path = tmp_path / "defects.yaml"
+    path.write_text(yaml.safe_dump(defects))
+    return run_suite(tmp_path / "reports", "--emulator-defects", str(path), *args)
+
+
+def test_planted_wrong_test_range_fails(tmp_path):
+    proc, verdicts, _ = planted(tmp_path, {"test_ranges": {"+QIOPEN": {"connectID": "(0-12)"}}}, "-k", "QIOPEN/TEST")
+    assert proc.returncode == 1
+    verdict, reason = verdicts["BG96/QIOPEN/TEST/range/connectID"]
+    assert verdict == "fail" and "(0-12)" in reason and "(0-11)" in reason
+    assert verdicts["BG96/QIOPEN/TEST/range/contextID"][0] == "pass"
+
+
+def test_planted_missing_ok_fails_within_max_response_time(tmp_path):
+    proc, verdicts, _ = planted(tmp_path, {"drop_final_ok": ["+CPIN"]}, "-k", "CPIN/READ or AT/EXECUTE")
+    assert proc.returncode == 1
+    verdict, reason = verdicts["BG96/CPIN/READ/response"]
+    assert verdict == "fail" and "no final result code" in reason and "5 s" in reason
+    assert verdicts["BG96/AT/EXECUTE/response"][0] == "pass"
