@@ -104,3 +104,14 @@ def test_planted_missing_ok_fails_within_max_response_time(tmp_path):
     verdict, reason = verdicts["BG96/CPIN/READ/response"]
     assert verdict == "fail" and "no final result code" in reason and "5 s" in reason
     assert verdicts["BG96/AT/EXECUTE/response"][0] == "pass"
+
+
+def test_planted_unknown_and_malformed_urcs_fail_the_test_that_saw_them(tmp_path):
+    proc, verdicts, _ = planted(tmp_path, {"urc_after": {"+GMR": '+QIURC: "bogus",1', "+QIDEACT": '+QIURC: "closed",12'}},
+                                "-k", "GMR or QIDEACT/TEST or CMEE/TEST")
+    assert proc.returncode == 1
+    v, reason = verdicts["BG96/GMR/EXECUTE/response"]
+    assert v == "fail" and "unknown URC" in reason and "bogus" in reason
+    v, reason = verdicts["BG96/QIDEACT/TEST/response"]
+    assert v == "fail" and "outside 0-11" in reason
+    assert verdicts["BG96/CMEE/TEST/response"][0] == "pass"

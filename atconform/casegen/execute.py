@@ -10,7 +10,7 @@ from atconform.protocol.commands import build_line, response_templates
 from atconform.protocol.engine import Response, success_results
 from atconform.session import ModemSession
 from atconform.spec.models import FormKind
-from atconform.spec.values import reported_values
+from atconform.spec.values import IntervalSet, reported_values
 from atconform.transport.channel import NoFinalResult
 from atconform.verdicts import Deviation
 
@@ -81,7 +81,8 @@ def _send(modem: ModemSession, line: str, **kw) -> Response:
 
 def _check_range(modem, cmd, form, resp: Response, name: str) -> None:
     p = cmd.param(name)
-    want = set(reported_values(p))
+    vals = reported_values(p)
+    want = IntervalSet.of(vals) if p.is_numeric else set(vals)
     for tpl in response_templates(cmd, form, form.variants[0]):
         if not any(f.name == name and f.supported for f in tpl.fields):
             continue
@@ -95,7 +96,9 @@ def _check_range(modem, cmd, form, resp: Response, name: str) -> None:
     raise Deviation(f"{resp.line}: no supported-values list for <{name}> in {resp.lines}")
 
 
-def _fmt(s: set) -> str:
+def _fmt(s) -> str:
+    if isinstance(s, IntervalSet):
+        return repr(s)
     vals = sorted(s)
     if vals and all(isinstance(v, int) for v in vals) and vals == list(range(vals[0], vals[-1] + 1)) and len(vals) > 2:
         return f"({vals[0]}-{vals[-1]})"

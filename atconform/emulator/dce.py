@@ -22,11 +22,13 @@ class Defects(BaseModel):
     ``test_ranges``: command -> parameter -> the supported-values text to print instead
     of the spec's (``{"+QIOPEN": {"connectID": "(0-12)"}}``).
     ``drop_final_ok``: commands whose final ``OK`` is never sent.
+    ``urc_after``: command -> a URC line sent right after its final result code.
     """
 
     model_config = ConfigDict(extra="forbid")
     test_ranges: dict[str, dict[str, str]] = Field(default_factory=dict)
     drop_final_ok: list[str] = Field(default_factory=list)
+    urc_after: dict[str, str] = Field(default_factory=dict)
 
 
 class Dce:
@@ -114,6 +116,8 @@ class Dce:
                     self.output(f"{rc.numeric}\r".encode())
                 else:
                     self.output(text.encode("latin-1") + b"\r\n")
+        if cmd in self.defects.urc_after:
+            self.urc(self.defects.urc_after[cmd])
         self._run_queued()
 
     def ok(self) -> None:

@@ -282,6 +282,11 @@ class Command(_Model):
         return None
 
     @property
+    def at_name(self) -> str:
+        """The name as a user writes it: ``AT+QIOPEN``, ``ATE``, ``AT``, ``+++``."""
+        return self.name if self.syntax == "escape" else "AT" + self.name
+
+    @property
     def key(self) -> str:
         """Name for test purpose ids: QIOPEN, CPIN, E; ``AT`` for the bare AT command,
         ``ESCAPE`` for +++."""

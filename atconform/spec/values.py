@@ -144,21 +144,68 @@ def render_supported(p: Parameter) -> str:
 _RANGE_ITEM = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+))?\s*$")
 
 
-def parse_supported(text: str) -> set[int] | set[str]:
-    """Parse ``(1-16)``, ``(0,1)``, ``(0-3,5)`` or ``("a","b")`` into a set.
+class IntervalSet:
+    """A set of integers kept as merged inclusive intervals, so ``(0-4294967295)`` costs
+    two numbers, not four billion. Compares equal to a set, list or range of the same
+    integers."""
 
-    Raises ValueError on anything else.
-    """
+    __slots__ = ("intervals",)
+
+    def __init__(self, intervals):
+        merged: list[list[int]] = []
+        for lo, hi in sorted(intervals):
+            if merged and lo <= merged[-1][1] + 1:
+                merged[-1][1] = max(merged[-1][1], hi)
+            else:
+                merged.append([lo, hi])
+        self.intervals = tuple((a, b) for a, b in merged)
+
+    @classmethod
+    def of(cls, values) -> "IntervalSet":
+        if isinstance(values, IntervalSet):
+            return values
+        if isinstance(values, range):
+            return cls([(values.start, values[-1])] if len(values) else [])
+        return cls([(v, v) for v in values])
+
+    def __contains__(self, v) -> bool:
+        return any(lo <= v <= hi for lo, hi in self.intervals)
+
+    def __len__(self) -> int:
+        return sum(hi - lo + 1 for lo, hi in self.intervals)
+
+    def __iter__(self):
+        for lo, hi in self.intervals:
+            yield from range(lo, hi + 1)
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, (IntervalSet, range, set, frozenset, list, tuple)):
+            try:
+                return self.intervals == IntervalSet.of(other).intervals
+            except TypeError:
+                return False
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.intervals)
+
+    def __repr__(self) -> str:
+        return "(" + ",".join(f"{a}-{b}" if a != b else str(a) for a, b in self.intervals) + ")"
+
+
+def parse_supported(text: str) -> "IntervalSet | set[str]":
+    """Parse ``(1-16)``, ``(0,1)``, ``(0-3,5)`` into an :class:`IntervalSet`, or
+    ``("a","b")`` into a set of strings. Raises ValueError on anything else."""
     text = text.strip()
     if not (text.startswith("(") and text.endswith(")")):
         raise ValueError(f"not a supported-values list: {text!r}")
     body = text[1:-1]
     if not body:
-        return set()
+        return IntervalSet([])
     items = [i.strip() for i in body.split(",")]
     if all(i.startswith('"') and i.endswith('"') for i in items):
         return {i[1:-1] for i in items}
-    out: set[int] = set()
+    spans: list[tuple[int, int]] = []
     for item in items:
         m = _RANGE_ITEM.match(item)
         if not m:
@@ -167,5 +214,5 @@ def parse_supported(text: str) -> set[int] | set[str]:
         hi = int(m.group(2)) if m.group(2) is not None else lo
         if hi < lo:
             raise ValueError(f"descending range {item!r} in {text!r}")
-        out.update(range(lo, hi + 1))
-    return out
+        spans.append((lo, hi))
+    return IntervalSet(spans)

@@ -5,12 +5,13 @@ from atconform.casegen import generate
 from atconform.casegen.execute import run
 from atconform.spec import load_family
 
-PURPOSES = generate(load_family("bg96"))
+BG96 = load_family("bg96")
+PURPOSES = generate(BG96)
 
 
 def _param(p):
     marks = [pytest.mark.family("bg96"),
-             pytest.mark.purpose(p.id, title=p.title, family=p.family, command=p.command, form=p.form,
+             pytest.mark.purpose(p.id, title=p.title, family=p.family, command=BG96.command(p.command).at_name, form=p.form,
                                  section=p.section, source=p.source, kind=p.kind)]
     if p.emulator_only:
         marks.append(pytest.mark.emulator_only(p.emulator_only))
