@@ -166,7 +166,7 @@ class ModemSession:
         cid = cid or self.ixit.context_id
         self.step_context_active(cid)
         self.step_socket_closed(cnid)
-        r = self.expect_ok(f'AT+QIOPEN={cid},{cnid},"{service}","{host}",{rport},{lport},{mode}')
+        self.expect_ok(f'AT+QIOPEN={cid},{cnid},"{service}","{host}",{rport},{lport},{mode}')
         urc = self.ch.wait_urc(lambda u: u.urc is not None and u.urc.name == "qiopen"
                                and u.text.startswith(f"+QIOPEN: {cnid},"), 150)
         if urc is None:

@@ -2,7 +2,6 @@
 import socket
 import time
 
-import pytest
 
 from atconform.protocol.engine import check_response
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from atconform.casegen import Purpose
 from atconform.protocol.commands import build_line, response_templates
-from atconform.protocol.engine import Response, success_results
+from atconform.protocol.engine import Response
 from atconform.session import ModemSession
 from atconform.spec.models import FormKind
 from atconform.spec.values import IntervalSet, reported_values

@@ -14,7 +14,6 @@ import fcntl
 import socket
 import struct
 import termios
-import time
 from dataclasses import dataclass, field
 
 from atconform.emulator.dce import Dce, Defects
@@ -788,7 +787,3 @@ class Bg96(Dce):
         if self._ntp_busy:
             self.info(f'+QNTP: "{self._ntp_busy[0]}",{self._ntp_busy[1]}')
         self.succeed()
-
-
-def now_utc() -> float:
-    return time.time()

@@ -17,7 +17,7 @@ Feed bytes in any chunking with :meth:`Framer.feed`; tell it what the DTE sent w
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from atconform.spec.models import Family, ResultCode, Urc
