@@ -48,6 +48,9 @@ class Ixit(BaseModel):
     sim_pin: str | None = None
     context_id: int = 1
     udp_service_port: int = 3030
+    # port of the loopback DNS server the fixtures start (0: any free port); give the
+    # same number to `atconform emulate --dns-port N` when testing it through --port
+    local_dns_port: int = 0
     peers: Peers = Field(default_factory=Peers)
 
     @classmethod

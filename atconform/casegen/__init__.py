@@ -170,6 +170,9 @@ def _invalid_values(p: Parameter) -> list[tuple[str, str, str]]:
         out.append(("wrong-type", '"A"', 'a quoted string "A" for an integer'))
     elif p.values:
         out.append(("not-in-set", f'"{p.values[0].value}X"', f"\"{p.values[0].value}X\", not one of the values"))
+    if p.type.value == "hex":
+        out.append(("odd-length", '"313"', 'an odd number of hex digits "313"'))
+        out.append(("non-hex", '"3G"', 'a non-hex digit "3G"'))
     if p.max_length is not None:
         n = p.max_length + (2 if p.type.value == "hex" else 1)
         filler = "31" * (n // 2) if p.type.value == "hex" else "x" * n

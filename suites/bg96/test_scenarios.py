@@ -1,0 +1,483 @@
+"""BG96 chapter 3 flows with real bytes over real sockets (BG96 TCP/IP AT Commands
+Manual, seed 002). Each test follows one example of chapter 3 and checks the bytes the
+peer received, the bytes the host read back, the counters of AT+QISEND=<id>,0 and
+AT+QIRD=<id>,0 against those bytes, and the QISTATE fields against the parameters
+that opened the socket. Runs on a real modem too, with peers from the IXIT.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import time
+
+import pytest
+
+from atconform.protocol.engine import parse_info
+from atconform.verdicts import Deviation, Inconclusive
+
+SRC = "002_0fb801db6955a51c.txt"
+
+
+def purpose(pid: str, section: str, title: str, command: str):
+    return pytest.mark.purpose(f"BG96/SCENARIO/{pid}", title=title, family="bg96", command=command,
+                               form="scenario", section=section, source=f"{SRC} §{section}", kind="scenario")
+
+
+pytestmark = pytest.mark.family("bg96")
+CID = 1
+
+
+def ok(modem, line, **kw):
+    r = modem.at(line, **kw)
+    modem.check(r)
+    if not r.ok and r.final.text not in ("SEND OK", "CONNECT"):
+        raise Deviation(f"{line}: got {r.final.text}")
+    return r
+
+
+def qiopen(modem, cnid, service, host, rport, lport=0, mode=0):
+    modem.step_context_active(CID)
+    modem.step_socket_closed(cnid)
+    line = f'AT+QIOPEN={CID},{cnid},"{service}","{host}",{rport},{lport},{mode}'
+    r = modem.at(line)
+    modem.check(r)
+    if mode == 2:
+        if r.final.kind != "connect":
+            raise Deviation(f"{line}: expected CONNECT (§3.3.1), got {r.final.text}")
+        return
+    if not r.ok:
+        raise Deviation(f"{line}: expected OK then +QIOPEN (§3.2.1), got {r.final.text}")
+    urc = modem.ch.wait_urc(lambda u: u.urc is not None and u.urc.name == "qiopen" and u.text.startswith(f"+QIOPEN: {cnid},"), 150)
+    if urc is None:
+        raise Deviation(f"no +QIOPEN: {cnid},<err> within 150 s")
+    if urc.text != f"+QIOPEN: {cnid},0":
+        raise Inconclusive(f"the socket did not open: {urc.text}")
+
+
+def qistate(modem, cnid) -> dict:
+    r = ok(modem, f"AT+QISTATE=1,{cnid}")
+    if len(r.info) != 1:
+        raise Deviation(f"AT+QISTATE=1,{cnid} listed {len(r.info)} sockets, expected 1")
+    return parse_info(r)
+
+
+def expect_fields(state: dict, **want):
+    bad = {k: (state.get(k), v) for k, v in want.items() if state.get(k) != v}
+    if bad:
+        raise Deviation("QISTATE fields differ from the opening parameters: " +
+                        ", ".join(f"<{k}> is {got!r}, expected {exp!r}" for k, (got, exp) in bad.items()))
+
+
+def counters(modem, line) -> tuple[int, int, int]:
+    r = ok(modem, line)
+    v = parse_info(r)
+    return tuple(v.values())  # type: ignore[return-value]
+
+
+def poll_acked(modem, cnid, total) -> tuple[int, int, int]:
+    """§1.1 TCP connection maintenance: query AT+QISEND=<id>,0 every 5 s, 24 times,
+    until <unackedbytes> is 0 (polled faster here; the rule's 2 minutes still bound it)."""
+    deadline = time.monotonic() + 120
+    while True:
+        sent, acked, unacked = counters(modem, f"AT+QISEND={cnid},0")
+        if sent != total:
+            raise Deviation(f"<total_send_length> is {sent}, {total} bytes were sent")
+        if sent != acked + unacked:
+            raise Deviation(f"+QISEND: {sent},{acked},{unacked}: sent != acked + unacked")
+        if unacked == 0 or time.monotonic() > deadline:
+            return sent, acked, unacked
+        time.sleep(0.05)
+
+
+def peer_got(peer, index: int, want: bytes, timeout: float = 10.0) -> None:
+    """When the peer is ours, the bytes it received; a lab's public peer is checked
+    through the echo instead."""
+    received = getattr(peer, "received", None)
+    if received is None:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(received) > index and bytes(received[index]) == want:
+            return
+        time.sleep(0.01)
+    got = bytes(received[index]) if len(received) > index else b""
+    raise Deviation(f"the peer received {got!r}, the host sent {want!r}")
+
+
+def read_all(modem, cnid, want_len, per_read=1500, timeout=10.0) -> bytes:
+    data = b""
+    deadline = time.monotonic() + timeout
+    while len(data) < want_len:
+        r = ok(modem, f"AT+QIRD={cnid},{per_read}")
+        n = parse_info(r)["read_actual_length"]
+        payload = r.info[0].payload or b""
+        if len(payload) != n:
+            raise Deviation(f"+QIRD: {n} announced, {len(payload)} bytes followed")
+        if n > per_read:
+            raise Deviation(f"+QIRD: {n} exceeds <read_length> {per_read}")
+        data += payload
+        if n == 0:
+            if time.monotonic() > deadline:
+                break
+            modem.ch.wait_urc(lambda u: u.urc is not None and u.urc.name.startswith("recv"), 0.2)
+    return data
+
+
+@pytest.fixture
+def echo_conn_index(peers):
+    echo = peers["tcp_echo"]
+    return len(getattr(echo, "received", []))
+
+
+# ----------------------------------------------------------------------------- 3.1
+@purpose("3.1/context", "3.1", "configure, activate, query and deactivate a context", "AT+QIACT")
+def test_context_configure_activate_deactivate(bg96, ixit):
+    ok(bg96, f'AT+QICSGP={CID},1,"{ixit.apn}","{ixit.username}","{ixit.password}",0')
+    r = ok(bg96, f"AT+QICSGP={CID}")
+    v = parse_info(r)
+    if (v["context_type"], v["APN"], v["authentication"]) != (1, ixit.apn, 0):
+        raise Deviation(f"AT+QICSGP={CID} reads back {r.lines[0]!r}")
+    bg96.step_context_inactive(CID)
+    ok(bg96, f"AT+QIACT={CID}")
+    r2 = ok(bg96, "AT+QIACT?")
+    active = {parse_info(r2, i)["contextID"]: parse_info(r2, i) for i in range(len(r2.info))}
+    if CID not in active or active[CID]["context_state"] != 1 or "IP_address" not in active[CID]:
+        raise Deviation(f"AT+QIACT? after activation: {r2.lines}")
+    ok(bg96, f"AT+QIDEACT={CID}")
+    r = ok(bg96, "AT+QIACT?")
+    if any(parse_info(r, i)["contextID"] == CID for i in range(len(r.info))):
+        raise Deviation(f"context {CID} still listed after AT+QIDEACT: {r.lines}")
+
+
+# ----------------------------------------------------------------------------- 3.2
+@purpose("3.2/tcp-client-buffer", "3.2", "TCP client in buffer access mode: send three ways, receive, counters, close", "AT+QIOPEN")
+def test_tcp_client_buffer_access(bg96, peers, echo_conn_index):
+    echo = peers["tcp_echo"]
+    qiopen(bg96, 0, "TCP", echo.host, echo.port, 0, 0)
+    expect_fields(qistate(bg96, 0), connectID=0, service_type="TCP", IP_address=_ip(echo.host), remote_port=echo.port,
+                  socket_state=2, contextID=CID, access_mode=0)
+    r = bg96.at("AT+QISEND=0", data=b"test1", ctrl_z=True)                 # §3.2.2
+    if r.final.text != "SEND OK" or not r.prompt:
+        raise Deviation(f"AT+QISEND=0 + test1<Ctrl-Z>: {r.final.text}")
+    if bg96.at("AT+QISEND=0,4", data=b"test").final.text != "SEND OK":
+        raise Deviation("AT+QISEND=0,4 did not end with SEND OK")
+    if bg96.at('AT+QISENDEX=0,"3132333435"').final.text != "SEND OK":
+        raise Deviation("AT+QISENDEX did not end with SEND OK")
+    sent = b"test1test12345"
+    s, a, u = poll_acked(bg96, 0, len(sent))
+    if u != 0:
+        raise Deviation(f"+QISEND: {s},{a},{u}: still unacknowledged after 2 minutes")
+    peer_got(echo, echo_conn_index, sent)
+    if bg96.ch.wait_urc(lambda x: x.text == '+QIURC: "recv",0', 10) is None:   # §3.2.3
+        raise Deviation('no +QIURC: "recv",0 after the peer echoed')
+    got = read_all(bg96, 0, len(sent))
+    if got != sent:
+        raise Deviation(f"AT+QIRD returned {got!r}, the peer echoed {sent!r}")
+    if ok(bg96, "AT+QIRD=0,1500").lines != ["+QIRD: 0"]:
+        raise Deviation("AT+QIRD on an empty buffer is not +QIRD: 0")
+    if counters(bg96, "AT+QIRD=0,0") != (len(sent), len(sent), 0):
+        raise Deviation(f"AT+QIRD=0,0 counters differ from the {len(sent)} bytes read")
+    ok(bg96, "AT+QICLOSE=0")                                                  # §3.2.4
+    if ok(bg96, "AT+QISTATE=1,0").lines:
+        raise Deviation("the socket is still listed after AT+QICLOSE")
+
+
+def _ip(host: str) -> str:
+    try:
+        return socket.gethostbyname(host)
+    except OSError:
+        return host
+
+
+@purpose("3.2/partial-read", "2.1.8", "partial AT+QIRD reads with <read_length>; one recv URC until the buffer is empty", "AT+QIRD")
+def test_partial_reads_and_single_recv_urc(bg96, peers, echo_conn_index):
+    echo = peers["tcp_echo"]
+    qiopen(bg96, 1, "TCP", echo.host, echo.port)
+    payload = os.urandom(1000)
+    if bg96.at("AT+QISEND=1,1000", data=payload).final.text != "SEND OK":
+        raise Deviation("AT+QISEND=1,1000 did not end with SEND OK")
+    if bg96.ch.wait_urc(lambda x: x.text == '+QIURC: "recv",1', 10) is None:
+        raise Deviation('no +QIURC: "recv",1')
+    poll_acked(bg96, 1, 1000)
+    time.sleep(0.2)
+    got = read_all(bg96, 1, 1000, per_read=300)
+    if got != payload:
+        raise Deviation("bytes read back in 300-byte reads differ from the bytes sent")
+    extra = [u.text for u in bg96.ch.drain_urcs() if u.text == '+QIURC: "recv",1']
+    if extra:
+        raise Deviation(f"recv URC repeated before the buffer was read empty (§1.2 note 1): {extra}")
+    ok(bg96, "AT+QICLOSE=1")
+
+
+# ----------------------------------------------------------------------------- 3.3
+@purpose("3.3/tcp-client-transparent", "3.3", "TCP client in transparent access mode: raw bytes both ways, +++ then QICLOSE", "AT+QIOPEN")
+def test_tcp_client_transparent(bg96, peers, echo_conn_index):
+    echo = peers["tcp_echo"]
+    qiopen(bg96, 0, "TCP", echo.host, echo.port, 0, 2)
+    data = b"Test 1\r\nOK\r\n" + os.urandom(200)      # looks like result codes: must pass as data
+    bg96.ch.write(data)
+    got = bg96.ch.read_data(len(data), 10)
+    if got != data:
+        raise Deviation(f"transparent mode echoed {len(got)} bytes differing from the {len(data)} sent")
+    peer_got(echo, echo_conn_index, data)
+    bg96.escape_data_mode()                          # §1.2 item 4, +++ with guard times
+    expect_fields(qistate(bg96, 0), access_mode=0, socket_state=2)   # §1.2 item 3: buffer mode after OK
+    ok(bg96, "AT+QICLOSE=0")
+
+
+@purpose("1.2/ato-reenters", "1.2", "ATO returns to transparent mode with CONNECT; without one, NO CARRIER", "ATO")
+def test_ato_and_qiswtmd_return_to_data_mode(bg96, peers):
+    echo = peers["tcp_echo"]
+    qiopen(bg96, 0, "TCP", echo.host, echo.port, 0, 2)
+    bg96.escape_data_mode()
+    r = bg96.at("ATO")
+    if r.final.kind != "connect":
+        raise Deviation(f"ATO after +++ got {r.final.text}, expected CONNECT (§1.2 item 5.2)")
+    bg96.ch.write(b"again")
+    if bg96.ch.read_data(5, 10) != b"again":
+        raise Deviation("no data after ATO")
+    bg96.escape_data_mode()
+    r = bg96.at("AT+QISWTMD=0,2")
+    if r.final.kind != "connect":
+        raise Deviation(f"AT+QISWTMD=0,2 got {r.final.text}, expected CONNECT (§1.2 item 5.1)")
+    bg96.escape_data_mode()
+    ok(bg96, "AT+QICLOSE=0")
+    r = bg96.at("ATO")
+    if r.final.kind != "no_carrier":
+        raise Deviation(f"ATO with no transparent connection got {r.final.text}, expected NO CARRIER")
+
+
+# ----------------------------------------------------------------------------- 3.4
+@purpose("3.4/tcp-client-direct-push", "3.4", "TCP client in direct push mode: data arrives in the URC", "AT+QIOPEN")
+def test_tcp_client_direct_push(bg96, peers, echo_conn_index):
+    echo = peers["tcp_echo"]
+    qiopen(bg96, 0, "TCP", echo.host, echo.port, 0, 1)
+    expect_fields(qistate(bg96, 0), access_mode=1, socket_state=2, service_type="TCP")
+    if bg96.at("AT+QISEND=0", data=b"test1", ctrl_z=True).final.text != "SEND OK":
+        raise Deviation("AT+QISEND=0 + Ctrl-Z did not end with SEND OK")
+    if bg96.at("AT+QISEND=0,5", data=b"test2").final.text != "SEND OK":
+        raise Deviation("AT+QISEND=0,5 did not end with SEND OK")
+    s, a, u = poll_acked(bg96, 0, 10)
+    peer_got(echo, echo_conn_index, b"test1test2")
+    got = b""
+    deadline = time.monotonic() + 10
+    while len(got) < 10 and time.monotonic() < deadline:
+        urc = bg96.ch.wait_urc(lambda x: x.urc is not None and x.urc.name == "recv-push", 1)
+        if urc is not None:
+            n = parse_info_urc(urc)
+            if n != len(urc.payload or b""):
+                raise Deviation(f"{urc.text} announced {n} bytes, {len(urc.payload or b'')} followed")
+            got += urc.payload
+    if got != b"test1test2":
+        raise Deviation(f"direct push delivered {got!r}, the peer echoed b'test1test2'")
+    ok(bg96, "AT+QICLOSE=0")
+
+
+def parse_info_urc(urc) -> int:
+    return int(urc.text.rsplit(",", 1)[1])
+
+
+# ----------------------------------------------------------------------------- 3.5
+@purpose("3.5/tcp-server-buffer", "3.5", "TCP server: listener, incoming connection, receive, close", "AT+QIOPEN")
+def test_tcp_server_buffer_access(bg96):
+    port = 2020 + os.getpid() % 1000
+    qiopen(bg96, 1, "TCP LISTENER", "127.0.0.1", 0, port, 0)
+    st = qistate(bg96, 1)
+    expect_fields(st, service_type="TCP LISTENER", local_port=port, socket_state=3, contextID=CID, serverID=1)
+    ip = st["IP_address"]
+    try:
+        client = socket.create_connection((ip, port), timeout=10)
+    except OSError as e:
+        raise Inconclusive(f"cannot reach the modem's listener at {ip}:{port}: {e}")
+    with client:
+        urc = bg96.ch.wait_urc("incoming", 10)
+        if urc is None:
+            raise Deviation('no +QIURC: "incoming" after a client connected (§3.5.2)')
+        parts = urc.text.split(",")
+        cnid, server = int(parts[1]), int(parts[2])
+        if server != 1:
+            raise Deviation(f"{urc.text}: <serverID> {server}, the listener is connectID 1")
+        expect_fields(qistate(bg96, cnid), service_type="TCP INCOMING", socket_state=2, serverID=1,
+                      remote_port=client.getsockname()[1])
+        client.sendall(b"test")
+        if bg96.ch.wait_urc(lambda x: x.text == f'+QIURC: "recv",{cnid}', 10) is None:
+            raise Deviation(f'no +QIURC: "recv",{cnid} (§3.5.3)')
+        got = read_all(bg96, cnid, 4)
+        if got != b"test":
+            raise Deviation(f"AT+QIRD read {got!r}, the client sent b'test'")
+        if counters(bg96, f"AT+QIRD={cnid},0") != (4, 4, 0):
+            raise Deviation("AT+QIRD=<id>,0 counters differ from the 4 bytes received")
+        ok(bg96, f"AT+QICLOSE={cnid}")
+    ok(bg96, "AT+QICLOSE=1")
+
+
+# ----------------------------------------------------------------------------- 3.6
+@purpose("3.6/udp-service", "3.6", "UDP service: send to a remote, receive with its address", "AT+QISEND")
+def test_udp_service(bg96, peers, ixit):
+    echo = peers["udp_echo"]
+    lport = ixit.udp_service_port + 2
+    qiopen(bg96, 2, "UDP SERVICE", "127.0.0.1", 0, lport, 0)
+    expect_fields(qistate(bg96, 2), service_type="UDP SERVICE", local_port=lport, socket_state=2, serverID=2)
+    n_before = len(getattr(echo, "received", []))
+    r = bg96.at(f'AT+QISEND=2,10,"{_ip(echo.host)}",{echo.port}', data=b"1234567890")
+    if r.final.text != "SEND OK":
+        raise Deviation(f"UDP SERVICE send got {r.final.text}")
+    if hasattr(echo, "received"):
+        deadline = time.monotonic() + 5
+        while len(echo.received) <= n_before and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if not echo.received[n_before:] or echo.received[n_before][0] != b"1234567890":
+            raise Deviation(f"the UDP peer got {echo.received[n_before:]!r}")
+    if bg96.ch.wait_urc(lambda x: x.text == '+QIURC: "recv",2', 10) is None:
+        raise Deviation('no +QIURC: "recv",2 (§3.6.3)')
+    r = ok(bg96, "AT+QIRD=2")
+    v = parse_info(r)
+    if (v.get("read_actual_length"), r.info[0].payload) != (10, b"1234567890"):
+        raise Deviation(f"AT+QIRD=2 gave {r.lines} {r.info[0].payload!r}")
+    if (v.get("remoteIP"), v.get("remote_port")) != (_ip(echo.host), echo.port):
+        raise Deviation(f"AT+QIRD=2 names the remote {v.get('remoteIP')}:{v.get('remote_port')}, the datagram came from {echo.host}:{echo.port}")
+    if ok(bg96, "AT+QIRD=2").lines != ["+QIRD: 0"]:
+        raise Deviation("AT+QIRD=2 on an empty UDP buffer is not +QIRD: 0")
+    ok(bg96, "AT+QICLOSE=2")
+
+
+# ----------------------------------------------------------------------------- 3.7, 3.8
+@purpose("3.7/ping", "3.7", "ping: per-reply lines and a consistent summary", "AT+QPING")
+def test_ping(bg96, peers):
+    bg96.step_context_active(CID)
+    host = peers["ping"].host
+    ok(bg96, f'AT+QPING={CID},"{host}",4,4')
+    replies = []
+    while True:
+        u = bg96.ch.wait_urc(lambda x: x.urc is not None and x.urc.name in ("qping", "qping-summary"), 30)
+        if u is None:
+            raise Deviation("no +QPING summary line within 4 x 4 s + margin")
+        if u.urc.name == "qping-summary":
+            break
+        replies.append(u.text)
+    fin, sent, rcvd, lost, mn, mx, avg = (int(x) for x in u.text.split(": ")[1].split(","))
+    if fin != 0:
+        raise Inconclusive(f"ping failed: {u.text}")
+    if sent != rcvd + lost:
+        raise Deviation(f"{u.text}: <sent> != <rcvd> + <lost>")
+    if not mn <= avg <= mx:
+        raise Deviation(f"{u.text}: not <min> <= <avg> <= <max>")
+    if len(replies) != sent or sent != 4:
+        raise Deviation(f"{len(replies)} reply lines for <sent>={sent}, <pingnum> was 4")
+
+
+@purpose("3.8/ntp", "3.8", "NTP: +QNTP: 0 with the server's time as YYYY/MM/DD,hh:mm:ss+zz", "AT+QNTP")
+def test_ntp(bg96, peers):
+    bg96.step_context_active(CID)
+    ntp = peers["ntp"]
+    ok(bg96, f'AT+QNTP={CID},"{ntp.host}",{ntp.port}')
+    u = bg96.ch.wait_urc("qntp", 125)
+    if u is None:
+        raise Deviation("no +QNTP result within 125 s")
+    if not u.text.startswith("+QNTP: 0,"):
+        raise Inconclusive(f"NTP failed: {u.text}")
+    text = u.text.split(",", 1)[1].strip('"')
+    t = time.strptime(text[:19], "%Y/%m/%d,%H:%M:%S")
+    if hasattr(ntp, "offset"):
+        want = time.time() + ntp.offset
+        if abs(time.mktime(t) - time.timezone - want) > 5:
+            raise Deviation(f"+QNTP time {text} is not the server's time")
+
+
+@purpose("2.1.14/dns", "2.1.14", "DNS: configure the server, resolve a name, URC lines", "AT+QIDNSGIP")
+def test_dns(bg96, peers):
+    bg96.step_context_active(CID)
+    dns = peers["dns"]
+    ok(bg96, f'AT+QIDNSCFG={CID},"{dns.host}","{dns.host}"')
+    r = ok(bg96, f"AT+QIDNSCFG={CID}")
+    if parse_info(r)["pridnsaddr"] != dns.host:
+        raise Deviation(f"AT+QIDNSCFG={CID} reads back {r.lines}")
+    ok(bg96, f'AT+QIDNSGIP={CID},"{dns.name}"')
+    u = bg96.ch.wait_urc("dnsgip", 60)
+    if u is None:
+        raise Deviation("no dnsgip URC within 60 s")
+    err, count, ttl = (int(x) for x in u.text.split(",")[1:4])
+    if err != 0:
+        raise Inconclusive(f"DNS failed: {u.text}")
+    addrs = []
+    for _ in range(count):
+        a = bg96.ch.wait_urc("dnsgip-addr", 10)
+        if a is None:
+            raise Deviation(f"{u.text} announced {count} addresses, fewer followed")
+        addrs.append(a.text.split(",", 1)[1].strip('"'))
+    if dns.address and dns.address not in addrs:
+        raise Deviation(f"{dns.name} resolved to {addrs}, the DNS server says {dns.address}")
+
+
+# ----------------------------------------------------------------------------- failures
+@purpose("3.9/qigeterror", "3.9", "a QIOPEN without <connectID> gets ERROR, QIGETERROR 552", "AT+QIGETERROR")
+def test_qigeterror_after_invalid_qiopen(bg96):
+    r = bg96.at('AT+QIOPEN=1,"TCP","220.180.239.212",8009,0,1')
+    if r.final.kind != "error":
+        raise Deviation(f"malformed QIOPEN got {r.final.text}")
+    r = ok(bg96, "AT+QIGETERROR")
+    v = parse_info(r)
+    if v["err"] != 552 or v["errcode_description"].strip().lower() != "invalid parameters":
+        raise Deviation(f"AT+QIGETERROR: {r.lines}, expected 552, invalid parameters")
+
+
+@purpose("4/connect-failed-566", "4", "QIOPEN to a closed port: +QIOPEN: <id>,566 and its text", "AT+QIOPEN")
+def test_qiopen_closed_port_566(bg96):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    bg96.step_context_active(CID)
+    bg96.step_socket_closed(4)
+    ok(bg96, f'AT+QIOPEN={CID},4,"TCP","127.0.0.1",{port},0,0')
+    u = bg96.ch.wait_urc(lambda x: x.text.startswith("+QIOPEN: 4,"), 150)
+    if u is None or u.text != "+QIOPEN: 4,566":
+        raise Deviation(f"QIOPEN to a closed port: {u.text if u else 'no URC'}, expected +QIOPEN: 4,566")
+    v = parse_info(ok(bg96, "AT+QIGETERROR"))
+    if v["err"] != 566 or v["errcode_description"].strip().lower() != "socket connect failed":
+        raise Deviation(f"AT+QIGETERROR after 566: {v}")
+    if ok(bg96, "AT+QISTATE=1,4").lines:
+        raise Deviation("a socket that failed to open is still listed")
+
+
+@purpose("4/used-connectid-563", "4", "QIOPEN on a used <connectID>: error 563", "AT+QIOPEN")
+def test_used_connectid_563(bg96, peers):
+    echo = peers["tcp_echo"]
+    qiopen(bg96, 5, "TCP", echo.host, echo.port)
+    r = bg96.at(f'AT+QIOPEN={CID},5,"TCP","{echo.host}",{echo.port},0,0')
+    if r.final.kind != "error":
+        u = bg96.ch.wait_urc(lambda x: x.text.startswith("+QIOPEN: 5,"), 10)
+        if u is None or u.text != "+QIOPEN: 5,563":
+            raise Deviation(f"a used connectID was opened again: {r.final.text} {u.text if u else ''}")
+    v = parse_info(ok(bg96, "AT+QIGETERROR"))
+    if v["err"] != 563:
+        raise Deviation(f"AT+QIGETERROR after a used connectID: {v}, expected 563")
+    ok(bg96, "AT+QICLOSE=5")
+
+
+@purpose("2.2.1/peer-closed", "2.2.1", 'peer closes: +QIURC: "closed", state Closing, QICLOSE to Initial', "AT+QICLOSE")
+def test_peer_close(bg96):
+    srv = socket.create_server(("127.0.0.1", 0))
+    with srv:
+        qiopen(bg96, 6, "TCP", "127.0.0.1", srv.getsockname()[1])
+        conn, _ = srv.accept()
+        conn.close()
+        if bg96.ch.wait_urc(lambda x: x.text == '+QIURC: "closed",6', 10) is None:
+            raise Deviation('no +QIURC: "closed",6 after the peer closed')
+        expect_fields(qistate(bg96, 6), socket_state=4)
+        ok(bg96, "AT+QICLOSE=6")
+        if ok(bg96, "AT+QISTATE=1,6").lines:
+            raise Deviation("the socket is still listed after AT+QICLOSE")
+
+
+@purpose("2.2.5/pdpdeact", "2.2.5", 'network drops the context: +QIURC: "pdpdeact", QIDEACT resets', "AT+QIDEACT")
+@pytest.mark.emulator_only("the network must drop the PDP context on request, which only the emulator can")
+def test_pdp_deactivated_by_network(bg96, links, peers):
+    echo = peers["tcp_echo"]
+    qiopen(bg96, 7, "TCP", echo.host, echo.port)
+    links("bg96").emulator.call(lambda m: m.network_deactivate(CID))
+    if bg96.ch.wait_urc(lambda x: x.text == f'+QIURC: "pdpdeact",{CID}', 10) is None:
+        raise Deviation('no +QIURC: "pdpdeact" after the network dropped the context')
+    ok(bg96, f"AT+QIDEACT={CID}")
+    if ok(bg96, "AT+QISTATE=1,7").lines:
+        raise Deviation("sockets survive AT+QIDEACT after pdpdeact")
