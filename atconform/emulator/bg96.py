@@ -29,6 +29,28 @@ RX_BUFFER_LIMIT = 1 << 20        # bytes buffered per socket before the emulator
 
 INITIAL, OPENING, CONNECTED, LISTENING, CLOSING = range(5)   # §2.1.6 <socket_state>
 
+# Planted behaviour defects (self-tests): each breaks one behaviour a scenario checks.
+BEHAVIOUR_DEFECTS = {
+    "context-not-listed": "AT+QIACT? omits active contexts (§2.1.2)",
+    "qisend-total-off-by-one": "AT+QISEND=<id>,0 reports one byte more than sent (§2.1.7)",
+    "qird-counter-wrong": "AT+QIRD=<id>,0 reports one byte less read (§2.1.8)",
+    "recv-urc-repeated": 'a "recv" URC for every arrival, not once per empty buffer (§1.2 note 1)',
+    "escape-ignored": "+++ is passed on as data; no OK (§1.2 item 4)",
+    "ato-no-carrier": "ATO answers NO CARRIER even after +++ (§1.2 item 5)",
+    "push-drops-first-byte": "direct push URC carries one byte less than received (§2.2.2)",
+    "qistate-wrong-access-mode": "AT+QISTATE reports <access_mode> 0 for every socket (§2.1.6)",
+    "incoming-wrong-serverid": '+QIURC: "incoming" names the wrong <serverID> (§2.2.4)',
+    "udp-qird-wrong-port": "AT+QIRD on UDP SERVICE reports the remote port + 1 (§2.1.8)",
+    "ping-summary-inconsistent": "+QPING summary with <lost> one too many (§2.1.11)",
+    "ntp-time-skewed": "+QNTP time one hour off the server's (§2.1.12)",
+    "dns-wrong-address": "+QIURC: \"dnsgip\" lists a wrong address (§2.1.14)",
+    "qigeterror-wrong": "AT+QIGETERROR says 553 after invalid parameters (§3.9)",
+    "connect-failed-wrong-err": "a refused connection reports <err> 550, not 566 (chapter 4)",
+    "used-connectid-accepted": "QIOPEN on a used <connectID> is accepted (563, chapter 4)",
+    "no-closed-urc": 'no +QIURC: "closed" when the peer closes (§2.2.1)',
+    "no-pdpdeact-urc": 'no +QIURC: "pdpdeact" when the network drops the context (§2.2.5)',
+}
+
 
 @dataclass
 class Context:
@@ -88,6 +110,9 @@ class Bg96(Dce):
         self.dns_port = dns_port
         super().__init__(family, output, loop.clock, defects)
         self.power_on(announce=False)
+
+    def defect(self, name: str) -> bool:
+        return name in self.defects.behaviour
 
     # ---------------------------------------------------------------------- power
     def power_on(self, announce: bool = True) -> None:
@@ -178,7 +203,7 @@ class Bg96(Dce):
 
     def cmd_O_execute(self, m: Match) -> None:
         s = self.sockets.get(self.transparent_id) if self.transparent_id is not None else None
-        if s is None or s.state != CONNECTED:
+        if s is None or s.state != CONNECTED or self.defect("ato-no-carrier"):
             self.final("NO CARRIER")   # §1.2 item 5.2
             return
         self._enter_transparent(s)
@@ -198,7 +223,7 @@ class Bg96(Dce):
 
     def cmd_QIACT_read(self, m: Match) -> None:
         for ctx in self.contexts.values():
-            if ctx.active:
+            if ctx.active and not self.defect("context-not-listed"):
                 self.info(f'+QIACT: {ctx.cid},1,{1 if ctx.context_type != 2 else 2},"{ctx.ip}"')
         self.succeed()
 
@@ -233,7 +258,8 @@ class Bg96(Dce):
         for s in [s for s in self.sockets.values() if s.cid == cid]:
             self._socket_error_close(s)
         ctx.active = False
-        self.urc(f'+QIURC: "pdpdeact",{cid}')
+        if not self.defect("no-pdpdeact-urc"):
+            self.urc(f'+QIURC: "pdpdeact",{cid}')
 
     # ------------------------------------------------------------------ sockets
     def cmd_QIOPEN_write(self, m: Match) -> None:
@@ -241,7 +267,7 @@ class Bg96(Dce):
         cid, cnid = v["contextID"], v["connectID"]
         mode = v.get("access_mode", 0)
         stype = v["service_type"]
-        if cnid in self.sockets:
+        if cnid in self.sockets and not self.defect("used-connectid-accepted"):
             self.fail(563)           # Socket identity has been used
             return
         ctx = self.contexts[cid]
@@ -271,6 +297,8 @@ class Bg96(Dce):
             if sock:
                 sock.close()
             return
+        if err == 566 and self.defect("connect-failed-wrong-err"):
+            err = 550
         if err:
             del self.sockets[s.connect_id]
             self.last_error = err
@@ -312,7 +340,8 @@ class Bg96(Dce):
                    server_id=listener.connect_id, state=CONNECTED, sock=conn)
         self.sockets[cnid] = s
         self.loop.add_reader(conn, lambda: self._readable(s))
-        self.urc(f'+QIURC: "incoming",{cnid},{listener.connect_id},"{ip}",{port}')
+        sid = (listener.connect_id + 1) % 12 if self.defect("incoming-wrong-serverid") else listener.connect_id
+        self.urc(f'+QIURC: "incoming",{cnid},{sid},"{ip}",{port}')
 
     def _readable(self, s: Socket) -> None:
         if s.sock is None or self.sockets.get(s.connect_id) is not s:
@@ -340,6 +369,8 @@ class Bg96(Dce):
         if s.access_mode == 1:
             s.total_read += len(data)
             hexmode = self.qicfg["dataformat"][1]
+            if self.defect("push-drops-first-byte"):
+                data = data[1:]
             body = data.hex().upper().encode() if hexmode else data
             if s.service_type == "UDP SERVICE":
                 self.urc(f'+QIURC: "recv",{s.connect_id},{len(data)},"{ip}",{port}', body)
@@ -352,7 +383,7 @@ class Bg96(Dce):
             s.rx += data
         if len(s.rx) > RX_BUFFER_LIMIT:
             self.loop.remove_reader(s.sock)   # flow control: stop reading until QIRD
-        if not s.recv_urc_pending:
+        if not s.recv_urc_pending or self.defect("recv-urc-repeated"):
             # §1.2 note 1: one URC until the buffer has been read empty
             s.recv_urc_pending = True
             if self.qicfg["recvind"]:
@@ -369,7 +400,8 @@ class Bg96(Dce):
             self._leave_data_mode()
             self.final("NO CARRIER")
             return
-        self.urc(f'+QIURC: "closed",{s.connect_id}')          # §2.2.1
+        if not self.defect("no-closed-urc"):
+            self.urc(f'+QIURC: "closed",{s.connect_id}')          # §2.2.1
 
     def _socket_error_close(self, s: Socket) -> None:
         self.loop.forget(s.sock) if s.sock else None
@@ -409,7 +441,7 @@ class Bg96(Dce):
         ip = self.contexts[s.cid].ip if s.service_type in ("TCP LISTENER", "UDP SERVICE") else s.remote_ip
         rport = 0 if s.service_type in ("TCP LISTENER", "UDP SERVICE") else s.remote_port
         return (f'+QISTATE: {s.connect_id},"{s.service_type}","{ip}",{rport},{s.local_port},'
-                f'{s.state},{s.cid},{s.server_id},{s.access_mode},"usbmodem"')
+                f'{s.state},{s.cid},{s.server_id},{0 if self.defect("qistate-wrong-access-mode") else s.access_mode},"usbmodem"')
 
     def _list_state(self, sockets) -> None:
         for s in sorted(sockets, key=lambda s: s.connect_id):
@@ -447,7 +479,8 @@ class Bg96(Dce):
                 self.fail(572)
                 return
             unacked = self._unacked(s)
-            self.info(f"+QISEND: {s.total_sent},{s.total_sent - unacked},{unacked}")
+            extra = 1 if self.defect("qisend-total-off-by-one") else 0
+            self.info(f"+QISEND: {s.total_sent + extra},{s.total_sent - unacked + extra},{unacked}")
             self.succeed()
             return
         udp_service = m.variant.name == "udp-service"
@@ -538,7 +571,8 @@ class Bg96(Dce):
             self.fail(572 if s is not None else 567)
             return
         if m.variant.name == "query":
-            self.info(f"+QIRD: {s.total_received},{s.total_read},{s.unread}")
+            less = 1 if self.defect("qird-counter-wrong") and s.total_read else 0
+            self.info(f"+QIRD: {s.total_received},{s.total_read - less},{s.unread + less}")
             self.succeed()
             return
         if s.access_mode != 0:
@@ -551,6 +585,7 @@ class Bg96(Dce):
                 self.info("+QIRD: 0")
             else:
                 data, ip, port = s.datagrams.pop(0)
+                port += 1 if self.defect("udp-qird-wrong-port") else 0
                 s.total_read += len(data)
                 body = data.hex().upper().encode() if hexmode else data
                 self.output(f'\r\n+QIRD: {len(data)},"{ip}",{port}{sep}'.encode() + body + b"\r\n")
@@ -613,7 +648,7 @@ class Bg96(Dce):
         guard = self.fr.escape_guard_time
         for b in data:
             now = self.clock.now()
-            if b == ord("+") and (esc["plus"] > 0 or now - esc["last_rx"] >= guard) and esc["plus"] < 3 \
+            if b == ord("+") and not self.defect("escape-ignored") and (esc["plus"] > 0 or now - esc["last_rx"] >= guard) and esc["plus"] < 3 \
                     and (esc["plus"] == 0 or now - esc["plus_start"] <= guard):
                 if esc["plus"] == 0:
                     esc["plus_start"] = now
@@ -709,6 +744,8 @@ class Bg96(Dce):
 
     def cmd_QIGETERROR_execute(self, m: Match) -> None:
         code = self.last_error
+        if code == 552 and self.defect("qigeterror-wrong"):
+            code = 553
         text = self.family.error_text(code) or "Unknown error"
         # example §3.9 prints "552, invalid parameters": comma, space, lower case
         self.info(f"+QIGETERROR: {code}, {text.lower()}")
@@ -753,6 +790,8 @@ class Bg96(Dce):
         if err:
             self.urc(f'+QIURC: "dnsgip",{err},0,0')
             return
+        if self.defect("dns-wrong-address"):
+            addrs = ["10.255.255.1" for _ in addrs]
         self.urc(f'+QIURC: "dnsgip",0,{len(addrs)},{ttl}')
         for a in addrs:
             self.urc(f'+QIURC: "dnsgip","{a}"')
@@ -764,7 +803,14 @@ class Bg96(Dce):
         if not self._require_active(v["contextID"]):
             return
         self.succeed()
-        ping(self.loop, v["host"], v.get("timeout", 4), v.get("pingnum", 4), self.urc)
+        out = self.urc
+        if self.defect("ping-summary-inconsistent"):
+            def out(text: str) -> None:
+                parts = text.split(",")
+                if len(parts) == 7:
+                    parts[3] = str(int(parts[3]) + 1)
+                self.urc(",".join(parts))
+        ping(self.loop, v["host"], v.get("timeout", 4), v.get("pingnum", 4), out)
 
     def cmd_QNTP_write(self, m: Match) -> None:
         from atconform.emulator.services import ntp_query
@@ -777,6 +823,8 @@ class Bg96(Dce):
 
         def done(err: int, text: str) -> None:
             self._ntp_busy = None
+            if text and self.defect("ntp-time-skewed"):
+                text = text[:11] + f"{(int(text[11:13]) + 1) % 24:02d}" + text[13:]
             self.urc(f'+QNTP: {err},"{text}"' if not err else f"+QNTP: {err}")
 
         ntp_query(self.loop, v["server"], v.get("port", 123), done)

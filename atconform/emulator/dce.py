@@ -23,12 +23,15 @@ class Defects(BaseModel):
     of the spec's (``{"+QIOPEN": {"connectID": "(0-12)"}}``).
     ``drop_final_ok``: commands whose final ``OK`` is never sent.
     ``urc_after``: command -> a URC line sent right after its final result code.
+    ``behaviour``: named behaviour defects of the family module (``BEHAVIOUR_DEFECTS``
+    in ``atconform.emulator.bg96`` lists them), one per checked behaviour.
     """
 
     model_config = ConfigDict(extra="forbid")
     test_ranges: dict[str, dict[str, str]] = Field(default_factory=dict)
     drop_final_ok: list[str] = Field(default_factory=list)
     urc_after: dict[str, str] = Field(default_factory=dict)
+    behaviour: list[str] = Field(default_factory=list)
 
 
 class Dce:

@@ -193,19 +193,33 @@ def _ip(host: str) -> str:
 def test_partial_reads_and_single_recv_urc(bg96, peers, echo_conn_index):
     echo = peers["tcp_echo"]
     qiopen(bg96, 1, "TCP", echo.host, echo.port)
-    payload = os.urandom(1000)
-    if bg96.at("AT+QISEND=1,1000", data=payload).final.text != "SEND OK":
-        raise Deviation("AT+QISEND=1,1000 did not end with SEND OK")
-    if bg96.ch.wait_urc(lambda x: x.text == '+QIURC: "recv",1', 10) is None:
-        raise Deviation('no +QIURC: "recv",1')
-    poll_acked(bg96, 1, 1000)
-    time.sleep(0.2)
-    got = read_all(bg96, 1, 1000, per_read=300)
-    if got != payload:
-        raise Deviation("bytes read back in 300-byte reads differ from the bytes sent")
-    extra = [u.text for u in bg96.ch.drain_urcs() if u.text == '+QIURC: "recv",1']
+    first, second = os.urandom(500), os.urandom(500)
+    recv1 = '+QIURC: "recv",1'
+    if bg96.at("AT+QISEND=1,500", data=first).final.text != "SEND OK":
+        raise Deviation("AT+QISEND=1,500 did not end with SEND OK")
+    if bg96.ch.wait_urc(lambda x: x.text == recv1, 10) is None:
+        raise Deviation(f"no {recv1}")
+    # a second arrival while the buffer is not empty: no new URC (§1.2 note 1, §2.1.8)
+    if bg96.at("AT+QISEND=1,500", data=second).final.text != "SEND OK":
+        raise Deviation("AT+QISEND=1,500 did not end with SEND OK")
+    deadline = time.monotonic() + 10
+    while counters(bg96, "AT+QIRD=1,0")[0] < 1000:
+        if time.monotonic() > deadline:
+            raise Deviation("the echoed 1000 bytes were not all received within 10 s")
+        time.sleep(0.02)
+    extra = [u.text for u in bg96.ch.drain_urcs() if u.text == recv1]
     if extra:
         raise Deviation(f"recv URC repeated before the buffer was read empty (§1.2 note 1): {extra}")
+    got = read_all(bg96, 1, 1000, per_read=300)
+    if got != first + second:
+        raise Deviation("bytes read back in 300-byte reads differ from the bytes sent")
+    if counters(bg96, "AT+QIRD=1,0") != (1000, 1000, 0):
+        raise Deviation("AT+QIRD=1,0 counters differ from the 1000 bytes read")
+    # read empty: the next arrival is reported again
+    if bg96.at("AT+QISEND=1,3", data=b"end").final.text != "SEND OK":
+        raise Deviation("AT+QISEND=1,3 did not end with SEND OK")
+    if bg96.ch.wait_urc(lambda x: x.text == recv1, 10) is None:
+        raise Deviation(f"no {recv1} for data arriving after the buffer was read empty")
     ok(bg96, "AT+QICLOSE=1")
 
 

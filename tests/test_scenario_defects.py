@@ -1,0 +1,66 @@
+"""Each scenario fails when the behaviour it checks is broken: plant one named defect in
+the emulator, run the scenario that checks it, expect verdict fail (issue 3)."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from atconform.emulator.bg96 import BEHAVIOUR_DEFECTS
+
+REPO = Path(__file__).resolve().parents[1]
+SCENARIOS = REPO / "suites" / "bg96" / "test_scenarios.py"
+
+# defect -> (scenario test function, its test purpose id)
+CHECKED_BY = {
+    "context-not-listed": ("test_context_configure_activate_deactivate", "3.1/context"),
+    "qisend-total-off-by-one": ("test_tcp_client_buffer_access", "3.2/tcp-client-buffer"),
+    "qird-counter-wrong": ("test_tcp_client_buffer_access", "3.2/tcp-client-buffer"),
+    "recv-urc-repeated": ("test_partial_reads_and_single_recv_urc", "3.2/partial-read"),
+    "escape-ignored": ("test_tcp_client_transparent", "3.3/tcp-client-transparent"),
+    "ato-no-carrier": ("test_ato_and_qiswtmd_return_to_data_mode", "1.2/ato-reenters"),
+    "push-drops-first-byte": ("test_tcp_client_direct_push", "3.4/tcp-client-direct-push"),
+    "qistate-wrong-access-mode": ("test_tcp_client_direct_push", "3.4/tcp-client-direct-push"),
+    "incoming-wrong-serverid": ("test_tcp_server_buffer_access", "3.5/tcp-server-buffer"),
+    "udp-qird-wrong-port": ("test_udp_service", "3.6/udp-service"),
+    "ping-summary-inconsistent": ("test_ping", "3.7/ping"),
+    "ntp-time-skewed": ("test_ntp", "3.8/ntp"),
+    "dns-wrong-address": ("test_dns", "2.1.14/dns"),
+    "qigeterror-wrong": ("test_qigeterror_after_invalid_qiopen", "3.9/qigeterror"),
+    "connect-failed-wrong-err": ("test_qiopen_closed_port_566", "4/connect-failed-566"),
+    "used-connectid-accepted": ("test_used_connectid_563", "4/used-connectid-563"),
+    "no-closed-urc": ("test_peer_close", "2.2.1/peer-closed"),
+    "no-pdpdeact-urc": ("test_pdp_deactivated_by_network", "2.2.5/pdpdeact"),
+}
+
+if os.environ.get("ATCONFORM_E2E_INNER"):
+    pytest.skip("inside an end-to-end run", allow_module_level=True)
+
+
+def test_every_planted_defect_has_a_scenario():
+    assert set(CHECKED_BY) == set(BEHAVIOUR_DEFECTS)
+
+
+def run(tmp_path, test_name, defects=None):
+    args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=-ra",
+            f"--reports={tmp_path / 'reports'}", f"{SCENARIOS}::{test_name}"]
+    if defects:
+        path = tmp_path / "defects.yaml"
+        path.write_text(yaml.safe_dump({"behaviour": defects}))
+        args.append(f"--emulator-defects={path}")
+    env = {**os.environ, "ATCONFORM_E2E_INNER": "1"}
+    proc = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+    import json
+    results = [json.loads(line) for line in (tmp_path / "reports" / "results.jsonl").read_text().splitlines()]
+    return proc, {r["purpose"]: r for r in results if r["type"] == "result"}
+
+
+@pytest.mark.parametrize("defect", sorted(CHECKED_BY))
+def test_scenario_fails_with_planted_defect(defect, tmp_path):
+    test_name, pid = CHECKED_BY[defect]
+    proc, results = run(tmp_path, test_name, [defect])
+    r = results[f"BG96/SCENARIO/{pid}"]
+    assert r["verdict"] == "fail", (defect, r["verdict"], r["reason"], proc.stdout[-2000:])
+    assert proc.returncode == 1
