@@ -1,5 +1,6 @@
-"""``python -m bench``: time the BG96 conformance run and the harness's per-round-trip
-overhead against bare pyserial; print a table; write ``bench/results/latest.json``.
+"""``python -m bench``: time the BG96 conformance run, the harness's per-round-trip
+overhead against bare pyserial, and bulk throughput through the emulator in each BG96
+data access mode against a raw pty; print a table; write ``bench/results/latest.json``.
 
 Timings are reported, never asserted (the machine may be shared and noisy).
 """
@@ -14,7 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench import roundtrip, suite
+from bench import roundtrip, suite, throughput
+from bench.roundtrip import BenchError
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -84,15 +86,67 @@ def table(res: dict) -> str:
         out.append(f"  {name:<13} ratio    harness/bulk*: median {c['ratio_median_vs_bare_bulk']:.2f}x")
     out.append("  bare = pyserial read_until(b'OK\\r\\n') (the baseline of the ratios); "
                "bulk* = pyserial read(in_waiting) loop, for reference")
+    out.append("")
+    out.extend(throughput_table(res.get("throughput")))
     return "\n".join(out)
+
+
+_MODE_LABEL = {"buffer": "buffer  QISEND/QIRD", "push": "push    QISEND/URC",
+               "transparent": "transparent CONNECT"}
+
+
+def throughput_table(tp: dict | None) -> list[str]:
+    if tp is None:
+        return ["Throughput: skipped"]
+    if "error" in tp:
+        return [f"Throughput: FAILED: {tp['error']}"]
+    raw, kib = tp["raw_pty"], tp["bytes"] // 1024
+    out = [f"Throughput, {kib} KiB random payload (seed {tp['seed']}), every path verified byte for byte",
+           (f"  {'path':<22} {'MiB/s':>8} {'vs raw pty':<16} {'timed s':>8}   "
+            "CPU s: main / reader / emulator / other")]
+    runs = raw["runs_mib_s"]
+    out.append(f"  {'raw pty (one way)':<22} {raw['mib_s']:8.2f} {'1.0000x':>9} {'':<6} "
+               f"{raw['seconds']:8.4f}   median of {raw['repeats']} passes ({min(runs):.1f}-{max(runs):.1f} MiB/s)")
+
+    def cpu(c: dict) -> str:
+        keys = ("main", "channel_reader", "emulator_loop", "other")
+        return " / ".join("  -  " if c.get(k) is None else f"{c[k]:.2f}" for k in keys)
+
+    for name, m in tp["modes"].items():
+        r = m["ratio_to_raw"]
+        inv = f"1/{1 / r:.0f}"
+        out.append(f"  {_MODE_LABEL.get(name, name):<22} {m['mib_s']:8.2f} {r:8.4f}x {inv:<6} "
+                   f"{m['seconds']:8.2f}   {cpu(m['cpu_s'])}  (process {m['cpu_s']['process']:.2f})")
+    md = tp["modes"]
+    if "buffer" in md:
+        b = md["buffer"]
+        out.append(f"  buffer: {b['sends']} QISEND x {b['send_s'] / b['sends'] * 1e3:.2f} ms = {b['send_s']:.2f} s, "
+                   f"{b['reads']} QIRD ({b['empty_reads']} empty) x {b['read_s'] / b['reads'] * 1e3:.2f} ms "
+                   f"= {b['read_s']:.2f} s, waiting for \"recv\" {b['urc_wait_s']:.2f} s")
+    if "push" in md:
+        p = md["push"]
+        out.append(f"  push: {p['sends']} QISEND x {p['send_s'] / p['sends'] * 1e3:.2f} ms = {p['send_s']:.2f} s, "
+                   f"{p['push_urcs']} push URCs (largest {p['max_push_bytes']} B), "
+                   f"waiting after the last send {p['urc_wait_s']:.2f} s")
+    if "transparent" in md:
+        t = md["transparent"]
+        out.append(f"  transparent: {t['blocks']} x {tp['pty_chunk'] // 1024} KiB writes = {t['write_s']:.2f} s, "
+                   f"{t['back_when_written'] * 100 / tp['bytes']:.0f}% back when the last was written, "
+                   f"rest {t['tail_s']:.2f} s; +++ with guard times {t['escape_s']:.2f} s (not timed)")
+    out.append("  vs raw pty = MiB/s ratio; the modes carry the payload over the pty twice (there and back) "
+               "plus AT framing, the raw pty once")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true",
-                    help="fewer round trips (3 x 50) and no conformance run")
+                    help="fewer round trips (3 x 50), 256 KiB throughput payload, no conformance run")
     ap.add_argument("--skip-suite", action="store_true", help="skip the full conformance run")
+    ap.add_argument("--skip-throughput", action="store_true", help="skip the throughput measurements")
+    ap.add_argument("--throughput-kib", type=int,
+                    help="throughput payload in KiB (default 1024, quick 256)")
     ap.add_argument("--blocks", type=int, help="alternating block pairs (default 5, quick 3)")
     ap.add_argument("-n", type=int, help="timed round trips per block per side and command "
                                          "(default 200, quick 50)")
@@ -102,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     blocks = args.blocks or (3 if args.quick else 5)
     n = args.n or (50 if args.quick else 200)
     run_suite = not (args.quick or args.skip_suite)
+    tp_bytes = (args.throughput_kib * 1024 if args.throughput_kib
+                else throughput.QUICK_BYTES if args.quick else throughput.DEFAULT_BYTES)
 
     res: dict = {
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -119,6 +175,13 @@ def main(argv: list[str] | None = None) -> int:
         res["suite"] = None
     print("measuring round trips ...", file=sys.stderr, flush=True)
     res["roundtrip"] = roundtrip.run(blocks, n)
+    res["throughput"] = None
+    if not args.skip_throughput:
+        print(f"measuring throughput ({tp_bytes // 1024} KiB) ...", file=sys.stderr, flush=True)
+        try:
+            res["throughput"] = throughput.run(tp_bytes)
+        except BenchError as e:
+            res["throughput"] = {"bytes": tp_bytes, "error": str(e)}
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
@@ -127,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     if res["suite"] is not None and res["suite"]["returncode"] not in (0,):
         print("note: the conformance run did not pass cleanly; see output_tail in the JSON",
               file=sys.stderr)
+    if res["throughput"] is not None and "error" in res["throughput"]:
+        print(f"bench FAILED: throughput: {res['throughput']['error']}", file=sys.stderr)
+        return 1
     return 0
 
 

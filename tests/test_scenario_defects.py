@@ -34,18 +34,26 @@ CHECKED_BY = {
     "no-closed-urc": ("test_peer_close", "2.2.1/peer-closed"),
     "no-pdpdeact-urc": ("test_pdp_deactivated_by_network", "2.2.5/pdpdeact"),
 }
+INTEGRITY = REPO / "suites" / "bg96" / "test_integrity.py"
+# a defect several tests must catch: (file, test function, purpose id)
+CAUGHT_BY_ALL = {
+    "rx-drops-a-byte": [(INTEGRITY, "test_one_mebibyte_buffer_access", "1.2/integrity-buffer"),
+                        (INTEGRITY, "test_one_mebibyte_direct_push", "1.2/integrity-push"),
+                        (INTEGRITY, "test_one_mebibyte_transparent", "1.2/integrity-transparent")],
+}
 
 if os.environ.get("ATCONFORM_E2E_INNER"):
     pytest.skip("inside an end-to-end run", allow_module_level=True)
 
 
 def test_every_planted_defect_has_a_scenario():
-    assert set(CHECKED_BY) == set(BEHAVIOUR_DEFECTS)
+    assert set(CHECKED_BY) | set(CAUGHT_BY_ALL) == set(BEHAVIOUR_DEFECTS)
 
 
-def run(tmp_path, test_name, defects=None):
+def run(tmp_path, test_name, defects=None, path=SCENARIOS):
+    tests = [f"{path}::{t}" for t in ([test_name] if isinstance(test_name, str) else test_name)]
     args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=-ra",
-            f"--reports={tmp_path / 'reports'}", f"{SCENARIOS}::{test_name}"]
+            f"--reports={tmp_path / 'reports'}", *tests]
     if defects:
         path = tmp_path / "defects.yaml"
         path.write_text(yaml.safe_dump({"behaviour": defects}))
@@ -64,3 +72,12 @@ def test_scenario_fails_with_planted_defect(defect, tmp_path):
     r = results[f"BG96/SCENARIO/{pid}"]
     assert r["verdict"] == "fail", (defect, r["verdict"], r["reason"], proc.stdout[-2000:])
     assert proc.returncode == 1
+
+
+@pytest.mark.parametrize("defect", sorted(CAUGHT_BY_ALL))
+def test_every_integrity_test_fails_with_planted_defect(defect, tmp_path):
+    cases = CAUGHT_BY_ALL[defect]
+    proc, results = run(tmp_path, [t for _, t, _ in cases], [defect], path=cases[0][0])
+    for _, _, pid in cases:
+        r = results[f"BG96/SCENARIO/{pid}"]
+        assert r["verdict"] == "fail", (defect, pid, r["verdict"], r["reason"])

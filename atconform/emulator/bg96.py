@@ -25,6 +25,7 @@ IDENTITY = ("Quectel", "BG96", "Revision: BG96MAR02A07M1G")
 REVISION = "BG96MAR02A07M1G"
 MAX_ACTIVE_CONTEXTS = 3          # §2.1.2 "supports three PDP contexts activated simultaneously"
 MAX_SEND = 1460                  # §2.1.7
+MAX_PUSH = 1500                  # bytes per direct-push URC, as one AT+QIRD reads at most (§2.1.8)
 RX_BUFFER_LIMIT = 1 << 20        # bytes buffered per socket before the emulator stops reading
 
 INITIAL, OPENING, CONNECTED, LISTENING, CLOSING = range(5)   # §2.1.6 <socket_state>
@@ -49,6 +50,7 @@ BEHAVIOUR_DEFECTS = {
     "used-connectid-accepted": "QIOPEN on a used <connectID> is accepted (563, chapter 4)",
     "no-closed-urc": 'no +QIURC: "closed" when the peer closes (§2.2.1)',
     "no-pdpdeact-urc": 'no +QIURC: "pdpdeact" when the network drops the context (§2.2.5)',
+    "rx-drops-a-byte": "one received byte is lost once a socket has received 512 KiB (§1.2)",
 }
 
 
@@ -361,6 +363,8 @@ class Bg96(Dce):
         if not data and not s.service_type.startswith("UDP"):
             self._peer_closed(s)
             return
+        if self.defect("rx-drops-a-byte") and s.total_received < 1 << 19 <= s.total_received + len(data):
+            data = data[:-1]
         s.total_received += len(data)
         if s.access_mode == 2 and self.mode == "data" and self._data_socket is s:
             self.output(data)
@@ -368,14 +372,17 @@ class Bg96(Dce):
             return
         if s.access_mode == 1:
             s.total_read += len(data)
-            hexmode = self.qicfg["dataformat"][1]
             if self.defect("push-drops-first-byte"):
                 data = data[1:]
-            body = data.hex().upper().encode() if hexmode else data
-            if s.service_type == "UDP SERVICE":
-                self.urc(f'+QIURC: "recv",{s.connect_id},{len(data)},"{ip}",{port}', body)
-            else:
-                self.urc(f'+QIURC: "recv",{s.connect_id},{len(data)}', body)
+            hexmode = self.qicfg["dataformat"][1]
+            # one URC per at most MAX_PUSH bytes: <currentrecvlength> is 1-1500 (spec)
+            for i in range(0, len(data), MAX_PUSH):
+                part = data[i:i + MAX_PUSH]
+                body = part.hex().upper().encode() if hexmode else part
+                if s.service_type == "UDP SERVICE":
+                    self.urc(f'+QIURC: "recv",{s.connect_id},{len(part)},"{ip}",{port}', body)
+                else:
+                    self.urc(f'+QIURC: "recv",{s.connect_id},{len(part)}', body)
             return
         if s.service_type == "UDP SERVICE":
             s.datagrams.append((data, ip, port))
@@ -646,25 +653,30 @@ class Bg96(Dce):
         silence before and after, typed within 1 s, switches back to command mode."""
         esc = self._esc
         guard = self.fr.escape_guard_time
+        now = self.clock.now()
+        plain = bytearray()
+        # all bytes of one read arrive at the same instant; only a '+' needs the guard rule
         for b in data:
-            now = self.clock.now()
-            if b == ord("+") and not self.defect("escape-ignored") and (esc["plus"] > 0 or now - esc["last_rx"] >= guard) and esc["plus"] < 3 \
-                    and (esc["plus"] == 0 or now - esc["plus_start"] <= guard):
+            if b == 0x2B and not self.defect("escape-ignored") and esc["plus"] < 3 and (
+                    (esc["plus"] == 0 and now - esc["last_rx"] >= guard and not plain)
+                    or (esc["plus"] > 0 and now - esc["plus_start"] <= guard and not plain)):
                 if esc["plus"] == 0:
                     esc["plus_start"] = now
                 esc["plus"] += 1
                 esc["pending"].append(b)
                 if esc["plus"] == 3:
                     esc["timer"] = self.loop.call_later(guard, self._escape_confirmed)
-            else:
-                if esc["pending"]:
-                    self._queue_tx(bytes(esc["pending"]))
-                    esc["pending"].clear()
+                continue
+            if esc["pending"]:
+                plain += esc["pending"]
+                esc["pending"].clear()
                 esc["plus"] = 0
                 Loop.cancel(esc["timer"])
                 esc["timer"] = None
-                self._queue_tx(bytes([b]))
-            esc["last_rx"] = now
+            plain.append(b)
+        if plain:
+            self._queue_tx(bytes(plain))
+        esc["last_rx"] = now
 
     def _queue_tx(self, data: bytes) -> None:
         # §2.1.15: send when <transpktsize> bytes are waiting or after <transwaittm> x 100 ms

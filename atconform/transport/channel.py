@@ -135,7 +135,8 @@ class Channel:
         default, 60 s for BG96, for unknown lines). ``data`` is written after the ``>``
         prompt, followed by Ctrl-Z when ``ctrl_z``, or ESC when ``escape`` (cancel).
         Raises NoFinalResult when no final result arrives in time; ChannelError when the
-        port failed.
+        port failed. URCs that arrive meanwhile are listed in ``Response.urcs`` for the
+        record and stay in the URC queue (:meth:`wait_urc`), the one place to consume them.
         """
         with self._busy:
             payload, match = self.engine.command(line)

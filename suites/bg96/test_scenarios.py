@@ -123,12 +123,6 @@ def read_all(modem, cnid, want_len, per_read=1500, timeout=10.0) -> bytes:
     return data
 
 
-@pytest.fixture
-def echo_conn_index(peers):
-    echo = peers["tcp_echo"]
-    return len(getattr(echo, "received", []))
-
-
 # ----------------------------------------------------------------------------- 3.1
 @purpose("3.1/context", "3.1", "configure, activate, query and deactivate a context", "AT+QIACT")
 def test_context_configure_activate_deactivate(bg96, ixit):
@@ -234,6 +228,17 @@ def test_tcp_client_transparent(bg96, peers, echo_conn_index):
     if got != data:
         raise Deviation(f"transparent mode echoed {len(got)} bytes differing from the {len(data)} sent")
     peer_got(echo, echo_conn_index, data)
+    # §1.2 item 4: a "+++" without the silence before it, or followed by a character
+    # within 1 s, is data, not an escape
+    for probe in (b"x+++", b"+++y"):
+        time.sleep(bg96.family.framing.escape_guard_time * 1.1 if probe.startswith(b"+") else 0)
+        bg96.ch.write(probe)
+        if bg96.ch.read_data(len(probe), 10) != probe:
+            raise Deviation(f"{probe!r} in transparent mode was not passed on as data")
+        data += probe
+    peer_got(echo, echo_conn_index, data)
+    if not bg96.ch.engine.framer.data_mode:
+        raise Deviation("a +++ that broke the guard-time rule ended transparent mode")
     bg96.escape_data_mode()                          # §1.2 item 4, +++ with guard times
     expect_fields(qistate(bg96, 0), access_mode=0, socket_state=2)   # §1.2 item 3: buffer mode after OK
     ok(bg96, "AT+QICLOSE=0")

@@ -1,0 +1,121 @@
+"""Data integrity under load (issue 3 item 8): a 1 MiB random payload through the AT
+port in every data access mode, host -> modem -> TCP echo peer -> modem -> host, with no
+byte lost, duplicated or reordered at the peer or back at the host."""
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from atconform.protocol.engine import parse_info
+from atconform.verdicts import Deviation
+from suites.bg96.test_scenarios import CID, peer_got, purpose, qiopen
+
+pytestmark = pytest.mark.family("bg96")
+SIZE = 1 << 20
+CHUNK = 1460            # §2.1.7 maximum <send_length>
+
+
+def _payload() -> bytes:
+    return os.urandom(SIZE)
+
+
+STALL = 5.0            # seconds without a new byte back: the rest is not coming
+
+
+def _until_complete(back: bytearray, step) -> None:
+    """Call ``step()`` until SIZE bytes are back or none arrived for STALL seconds."""
+    last, seen = time.monotonic(), len(back)
+    while len(back) < SIZE and time.monotonic() - last < STALL:
+        step()
+        if len(back) != seen:
+            last, seen = time.monotonic(), len(back)
+
+
+def _first_difference(a: bytes, b: bytes) -> str:
+    n = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    return f"{len(b)} of {len(a)} bytes, first difference at offset {n}"
+
+
+@purpose("1.2/integrity-buffer", "1.2", "1 MiB through buffer access mode, both directions, byte for byte", "AT+QISEND")
+def test_one_mebibyte_buffer_access(bg96, peers, echo_conn_index):
+    echo = peers["tcp_echo"]
+    data = _payload()
+    qiopen(bg96, 0, "TCP", echo.host, echo.port, 0, 0)
+    back = bytearray()
+
+    def read_some() -> None:
+        while True:
+            r = bg96.at("AT+QIRD=0,1500")
+            n = parse_info(r)["read_actual_length"]
+            if n == 0:
+                return
+            back.extend(r.info[0].payload or b"")
+
+    for i in range(0, SIZE, CHUNK):
+        chunk = data[i:i + CHUNK]
+        r = bg96.at(f"AT+QISEND=0,{len(chunk)}", data=chunk)
+        if r.final.text != "SEND OK":
+            raise Deviation(f"AT+QISEND=0,{len(chunk)} at offset {i}: {r.final.text}")
+        if (i // CHUNK) % 16 == 15:
+            read_some()
+    def step() -> None:
+        read_some()
+        if len(back) < SIZE:
+            bg96.ch.wait_urc(lambda u: u.text == '+QIURC: "recv",0', 0.5)
+
+    _until_complete(back, step)
+    peer_got(echo, echo_conn_index, data, timeout=30)
+    if bytes(back) != data:
+        raise Deviation("read back " + _first_difference(data, bytes(back)))
+    sent, acked, unacked = (parse_info(bg96.at("AT+QISEND=0,0"))[k] for k in ("total_send_length", "ackedbytes", "unackedbytes"))
+    if sent != SIZE:
+        raise Deviation(f"<total_send_length> {sent}, {SIZE} bytes sent")
+    v = parse_info(bg96.at("AT+QIRD=0,0"))
+    if (v["total_receive_length"], v["have_read_length"], v["unread_length"]) != (SIZE, SIZE, 0):
+        raise Deviation(f"AT+QIRD=0,0 after 1 MiB: {v}")
+    bg96.at("AT+QICLOSE=0")
+
+
+@purpose("1.2/integrity-push", "1.2", "1 MiB through direct push mode, both directions, byte for byte", "AT+QISEND")
+def test_one_mebibyte_direct_push(bg96, peers, echo_conn_index):
+    echo = peers["tcp_echo"]
+    data = _payload()
+    qiopen(bg96, 0, "TCP", echo.host, echo.port, 0, 1)
+    back = bytearray()
+
+    def collect(timeout: float) -> None:
+        u = bg96.ch.wait_urc(lambda x: x.urc is not None and x.urc.name == "recv-push", timeout)
+        while u is not None:
+            back.extend(u.payload or b"")
+            u = bg96.ch.wait_urc(lambda x: x.urc is not None and x.urc.name == "recv-push", 0)
+
+    for i in range(0, SIZE, CHUNK):
+        chunk = data[i:i + CHUNK]
+        r = bg96.at(f"AT+QISEND=0,{len(chunk)}", data=chunk)
+        if r.final.text != "SEND OK":
+            raise Deviation(f"AT+QISEND=0,{len(chunk)} at offset {i}: {r.final.text}")
+        collect(0)      # the URC queue holds every URC, also those that came during a command
+    _until_complete(back, lambda: collect(0.5))
+    peer_got(echo, echo_conn_index, data, timeout=30)
+    if bytes(back) != data:
+        raise Deviation("pushed back " + _first_difference(data, bytes(back)))
+    bg96.at("AT+QICLOSE=0")
+
+
+@purpose("1.2/integrity-transparent", "1.2", "1 MiB through transparent access mode, both directions, byte for byte", "AT+QIOPEN")
+def test_one_mebibyte_transparent(bg96, peers, echo_conn_index):
+    echo = peers["tcp_echo"]
+    data = _payload()
+    qiopen(bg96, 0, "TCP", echo.host, echo.port, 0, 2)
+    back = bytearray()
+    for i in range(0, SIZE, 4096):
+        bg96.ch.write(data[i:i + 4096])
+        back.extend(bg96.ch.read_data(SIZE, 0))
+    _until_complete(back, lambda: back.extend(bg96.ch.read_data(SIZE - len(back), 0.5)))
+    peer_got(echo, echo_conn_index, data, timeout=30)
+    if bytes(back) != data:
+        raise Deviation("echoed back " + _first_difference(data, bytes(back)))
+    bg96.escape_data_mode()
+    bg96.at("AT+QICLOSE=0")
