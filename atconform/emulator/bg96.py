@@ -502,40 +502,36 @@ class Bg96(Dce):
         self.prompt()
 
     def prompt_input(self, data: bytes) -> None:
+        """Payload after ">" (§2.1.7): a fixed length, or up to Ctrl-Z (send) / ESC
+        (cancel). With AT+QISDE=1 the payload is echoed before the result code."""
         p = self._prompt
         buf = p["buf"]
+        end, action = len(data), None
         for i, b in enumerate(data):
             if p["length"] is None:
-                if b == 0x1A:
-                    self._finish_send(bytes(buf))
-                    rest = data[i + 1:]
-                    break
-                if b == 0x1B:
-                    self.mode = "command"
-                    self._prompt = None
-                    self.fail(571)      # reading: ESC cancels with ERROR, <err> 571 Cancel send
-                    rest = data[i + 1:]
+                if b in (0x1A, 0x1B):
+                    end, action = i + 1, ("send" if b == 0x1A else "cancel")
                     break
                 buf.append(b)
                 if len(buf) > MAX_SEND * (2 if p["hex"] else 1):
-                    self.mode = "command"
-                    self._prompt = None
-                    self.fail(552)
-                    rest = data[i + 1:]
+                    end, action = i + 1, "overflow"
                     break
             else:
                 buf.append(b)
-                want = p["length"] * (2 if p["hex"] else 1)
-                if len(buf) == want:
-                    self._finish_send(bytes(buf))
-                    rest = data[i + 1:]
+                if len(buf) == p["length"] * (2 if p["hex"] else 1):
+                    end, action = i + 1, "send"
                     break
-        else:
-            rest = b""
         if self.qisde and self.echo:
-            self.output(data[:len(data) - len(rest)])
-        if rest:
-            self.receive(rest)
+            self.output(data[:end] if action != "send" or p["length"] is not None else data[:end - 1])
+        if action == "send":
+            self._finish_send(bytes(buf))
+        elif action is not None:
+            self.mode = "command"
+            self._prompt = None
+            # reading: ESC cancels with ERROR, <err> 571 Cancel send; overflow: 552
+            self.fail(571 if action == "cancel" else 552)
+        if end < len(data) and action is not None:
+            self.receive(data[end:])
 
     def _finish_send(self, payload: bytes) -> None:
         p, self._prompt = self._prompt, None

@@ -69,7 +69,7 @@ class AtEngine:
         if urc.name == "recv-push" and values.get("connectID") not in self.push_sockets:
             return None
         n = values.get(urc.payload.length_field)
-        return n if isinstance(n, int) else None
+        return n * self.framer.payload_scale if isinstance(n, int) else None
 
     def match(self, line: str) -> Match | None:
         """The spec's reading of a command line (``AT...``), or None if unknown."""
@@ -101,6 +101,9 @@ class AtEngine:
         if m is None or not m.ok or m.form.kind.value != "write":
             return
         name, v = m.command.name, m.values
+        if name == "+QICFG" and "recv_data_format" in v:
+            # §2.1.15 hex receive format: <n> announced bytes arrive as 2n hex digits
+            self.framer.payload_scale = 2 if v["recv_data_format"] == 1 else 1
         if name == "+QIOPEN" and "connectID" in v:
             (self.push_sockets.add if v.get("access_mode") == 1 else self.push_sockets.discard)(v["connectID"])
         elif name == "+QISWTMD":
@@ -181,7 +184,8 @@ def check_response(family: Family, resp: Response, *, expect_success: bool | Non
             if rl.payload is not None:
                 n = parsed.values.get(rl.payload.length_field, 0)
                 got = len(line.payload or b"")
-                if got != n:
+                hex_digits = got == 2 * n and bytes(line.payload or b"").isalnum()
+                if got != n and not hex_digits:   # hex dataformat: 2n digits for n bytes
                     problems.append(f"{resp.line}: announced {n} payload bytes, got {got}")
             break
         if not matched:

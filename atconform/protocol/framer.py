@@ -115,6 +115,7 @@ class Framer:
         self.pending: Pending | None = None
         self.data_mode = False
         self.escape_sent = False
+        self.payload_scale = 1                 # 2 while payloads are hex digits (BG96 dataformat)
         self._buf = bytearray()
         self._need: int | None = None          # payload bytes still expected
         self._payload_owner: InfoLine | UrcLine | None = None
@@ -221,22 +222,25 @@ class Framer:
         result, code = self._match_final(text)
         if result is not None:
             return self._final(text, result, code)
+        # Classification needs a line's shape only; values are parsed just for a payload
+        # length (typed checks are the checker's job, off the reader thread).
         if p is not None:
             for tpl, length_field in p.templates:
-                parsed = tpl.parse(text, check_ranges=False)
-                if parsed is not None:
-                    ev = InfoLine(text)
-                    n = parsed.values.get(length_field) if length_field else None
+                if not tpl.matches(text):
+                    continue
+                ev = InfoLine(text)
+                if length_field:
+                    n = tpl.parse(text, check_ranges=False).values.get(length_field)
                     if isinstance(n, int) and n > 0:
-                        return self._start_payload(ev, n)
-                    return ev
+                        return self._start_payload(ev, n * self.payload_scale)
+                return ev
         # Same-shaped URCs (BG96 "recv",<id>,<len> with and without payload) are told
         # apart by the payload rule: a payload URC wins only when its rule gives a length.
         matches = []
         for urc, tpl in self.urc_templates:
-            parsed = tpl.parse(text, check_ranges=False)
-            if parsed is not None:
-                matches.append((urc, parsed.values))
+            if tpl.matches(text):
+                values = tpl.parse(text, check_ranges=False).values if urc.payload else {}
+                matches.append((urc, values))
         for urc, values in matches:
             n = self.urc_payload(urc, values) if urc.payload else None
             if n:

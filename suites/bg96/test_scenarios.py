@@ -500,3 +500,124 @@ def test_pdp_deactivated_by_network(bg96, links, peers):
     ok(bg96, f"AT+QIDEACT={CID}")
     if ok(bg96, "AT+QISTATE=1,7").lines:
         raise Deviation("sockets survive AT+QIDEACT after pdpdeact")
+
+
+# ----------------------------------------------------------------------------- payload rules
+@purpose("2.1.15/recvind", "2.1.15", 'AT+QICFG="recvind",1: the recv URC carries the length', "AT+QICFG")
+def test_recvind_urc_carries_length(bg96, peers):
+    echo = peers["tcp_echo"]
+    ok(bg96, 'AT+QICFG="recvind",1')
+    try:
+        qiopen(bg96, 0, "TCP", echo.host, echo.port)
+        if bg96.at("AT+QISEND=0,7", data=b"recvind").final.text != "SEND OK":
+            raise Deviation("AT+QISEND=0,7 did not end with SEND OK")
+        u = bg96.ch.wait_urc(lambda x: x.text.startswith('+QIURC: "recv",0'), 10)
+        if u is None or u.text != '+QIURC: "recv",0,7':
+            raise Deviation(f'with recvind=1 got {u.text if u else "no URC"}, expected +QIURC: "recv",0,7')
+        if read_all(bg96, 0, 7) != b"recvind":
+            raise Deviation("AT+QIRD did not return the 7 bytes")
+    finally:
+        bg96.at('AT+QICFG="recvind",0')
+        bg96.at("AT+QICLOSE=0")
+
+
+@purpose("2.1.15/dataformat-viewmode", "2.1.15", 'hex "dataformat" for sending and receiving; "viewmode" 1 puts header and data on one line', "AT+QICFG")
+def test_hex_dataformat_and_viewmode(bg96, peers, echo_conn_index):
+    echo = peers["tcp_echo"]
+    qiopen(bg96, 0, "TCP", echo.host, echo.port)
+    ok(bg96, 'AT+QICFG="dataformat",1,1')
+    try:
+        r = bg96.at("AT+QISEND=0,3", data=b"414243")          # 3 bytes written as 6 hex digits
+        if r.final.text != "SEND OK":
+            raise Deviation(f"hex send: {r.final.text}")
+        peer_got(echo, echo_conn_index, b"ABC")
+        if bg96.ch.wait_urc(lambda x: x.text == '+QIURC: "recv",0', 10) is None:
+            raise Deviation('no +QIURC: "recv",0')
+        r = ok(bg96, "AT+QIRD=0,1500")
+        if (r.info[0].text, r.info[0].payload) != ("+QIRD: 3", b"414243"):
+            raise Deviation(f"hex receive: {r.info[0].text!r} {r.info[0].payload!r}, expected 414243")
+        ok(bg96, 'AT+QICFG="dataformat",0,0')
+        ok(bg96, 'AT+QICFG="viewmode",1')
+        if bg96.at("AT+QISEND=0,2", data=b"hi").final.text != "SEND OK":
+            raise Deviation("text send after hex mode failed")
+        if bg96.ch.wait_urc(lambda x: x.text == '+QIURC: "recv",0', 10) is None:
+            raise Deviation('no +QIURC: "recv",0')
+        r = bg96.at("AT+QIRD=0,1500")
+        if r.lines != ["+QIRD: 2,hi"] or not r.ok:
+            raise Deviation(f'viewmode 1: got {r.lines}, expected header and data on one line "+QIRD: 2,hi"')
+    finally:
+        bg96.at('AT+QICFG="dataformat",0,0')
+        bg96.at('AT+QICFG="viewmode",0')
+        bg96.at("AT+QICLOSE=0")
+
+
+@purpose("2.1.16/qisde", "2.1.16", "AT+QISDE=1 echoes the data written after '>'", "AT+QISDE")
+def test_qisde_echoes_send_data(bg96, peers):
+    echo = peers["tcp_echo"]
+    qiopen(bg96, 0, "TCP", echo.host, echo.port)
+    ok(bg96, "AT+QISDE=1")
+    ok(bg96, "ATE1")
+    try:
+        mark = bg96.ch.transcript.mark()
+        if bg96.at("AT+QISEND=0,6", data=b"echoed").final.text != "SEND OK":
+            raise Deviation("AT+QISEND=0,6 did not end with SEND OK")
+        rx = b"".join(e.data for e in bg96.ch.transcript.entries(mark) if e.direction == "rx")
+        if b"echoed" not in rx:
+            raise Deviation("with AT+QISDE=1 the data was not echoed")
+        if parse_info(ok(bg96, "AT+QISDE?"))["echo"] != 1:
+            raise Deviation("AT+QISDE? does not read back 1")
+    finally:
+        bg96.at("ATE0")
+        bg96.at("AT+QISDE=0")
+        bg96.at("AT+QICLOSE=0")
+
+
+@purpose("2.1.7/esc-cancels", "2.1.7", "ESC after '>' cancels the send: nothing reaches the peer", "AT+QISEND")
+def test_esc_cancels_send(bg96, peers, echo_conn_index):
+    echo = peers["tcp_echo"]
+    qiopen(bg96, 0, "TCP", echo.host, echo.port)
+    r = bg96.at("AT+QISEND=0", data=b"never", escape=True)
+    if r.final.text == "SEND OK":
+        raise Deviation("ESC did not cancel the send: SEND OK")
+    time.sleep(0.2)
+    if counters(bg96, "AT+QISEND=0,0")[0] != 0:
+        raise Deviation("cancelled data was counted as sent")
+    peer_got(echo, echo_conn_index, b"", timeout=0.5)
+    bg96.at("AT+QICLOSE=0")
+
+
+@purpose("2.2.3/incoming-full", "2.2.3", 'no free connectID: +QIURC: "incoming full"', "AT+QIOPEN")
+def test_incoming_full(bg96, peers):
+    echo = peers["tcp_echo"]
+    port = 3000 + os.getpid() % 1000
+    qiopen(bg96, 0, "TCP LISTENER", "127.0.0.1", 0, port, 0)
+    try:
+        for cnid in range(1, 12):                          # use every other connectID
+            qiopen(bg96, cnid, "TCP", echo.host, echo.port)
+        ip = qistate(bg96, 0)["IP_address"]
+        try:
+            c = socket.create_connection((ip, port), timeout=5)
+        except OSError as e:
+            raise Inconclusive(f"cannot reach the modem's listener at {ip}:{port}: {e}")
+        with c:
+            if bg96.ch.wait_urc(lambda x: x.text == '+QIURC: "incoming full"', 10) is None:
+                raise Deviation('all 12 connectIDs in use, a client connected, no +QIURC: "incoming full"')
+    finally:
+        for cnid in range(12):
+            bg96.at(f"AT+QICLOSE={cnid}")
+
+
+@purpose("2.1.4/udp-client", "2.1.4", "UDP client: send, receive the echo, counters", "AT+QIOPEN")
+def test_udp_client(bg96, peers):
+    echo = peers["udp_echo"]
+    qiopen(bg96, 3, "UDP", _ip(echo.host), echo.port)
+    expect_fields(qistate(bg96, 3), service_type="UDP", remote_port=echo.port, socket_state=2)
+    if bg96.at("AT+QISEND=3,5", data=b"udp!!").final.text != "SEND OK":
+        raise Deviation("UDP send failed")
+    if bg96.ch.wait_urc(lambda x: x.text == '+QIURC: "recv",3', 10) is None:
+        raise Deviation('no +QIURC: "recv",3 for the echoed datagram')
+    if read_all(bg96, 3, 5) != b"udp!!":
+        raise Deviation("the echoed datagram differs")
+    if counters(bg96, "AT+QISEND=3,0")[0] != 5:
+        raise Deviation("<total_send_length> is not 5")
+    ok(bg96, "AT+QICLOSE=3")
