@@ -33,6 +33,11 @@ CHECKED_BY = {
     "used-connectid-accepted": ("test_used_connectid_563", "4/used-connectid-563"),
     "no-closed-urc": ("test_peer_close", "2.2.1/peer-closed"),
     "no-pdpdeact-urc": ("test_pdp_deactivated_by_network", "2.2.5/pdpdeact"),
+    "recvind-ignored": ("test_recvind_urc_carries_length", "2.1.15/recvind"),
+    "hex-receive-ignored": ("test_hex_dataformat_and_viewmode", "2.1.15/dataformat-viewmode"),
+    "qisde-no-echo": ("test_qisde_echoes_send_data", "2.1.16/qisde"),
+    "esc-sends": ("test_esc_cancels_send", "2.1.7/esc-cancels"),
+    "no-incoming-full": ("test_incoming_full", "2.2.3/incoming-full"),
 }
 INTEGRITY = REPO / "suites" / "bg96" / "test_integrity.py"
 # a defect several tests must catch: (file, test function, purpose id)

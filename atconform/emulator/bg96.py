@@ -51,6 +51,11 @@ BEHAVIOUR_DEFECTS = {
     "no-closed-urc": 'no +QIURC: "closed" when the peer closes (§2.2.1)',
     "no-pdpdeact-urc": 'no +QIURC: "pdpdeact" when the network drops the context (§2.2.5)',
     "rx-drops-a-byte": "one received byte is lost once a socket has received 512 KiB (§1.2)",
+    "recvind-ignored": 'with AT+QICFG="recvind",1 the recv URC still has no length (§2.1.15)',
+    "hex-receive-ignored": 'AT+QIRD returns raw bytes although "dataformat" receive is hex (§2.1.15)',
+    "qisde-no-echo": "AT+QISDE=1 does not echo the send data (§2.1.16)",
+    "esc-sends": "ESC after '>' sends the data instead of cancelling (§2.1.7)",
+    "no-incoming-full": 'no +QIURC: "incoming full" when no connectID is free (§2.2.3)',
 }
 
 
@@ -333,7 +338,8 @@ class Bg96(Dce):
         free = [i for i in range(12) if i not in self.sockets]
         if not free:
             conn.close()
-            self.urc('+QIURC: "incoming full"')       # §2.2.3
+            if not self.defect("no-incoming-full"):
+                self.urc('+QIURC: "incoming full"')       # §2.2.3
             return
         cnid = free[0]
         conn.setblocking(False)
@@ -393,7 +399,7 @@ class Bg96(Dce):
         if not s.recv_urc_pending or self.defect("recv-urc-repeated"):
             # §1.2 note 1: one URC until the buffer has been read empty
             s.recv_urc_pending = True
-            if self.qicfg["recvind"]:
+            if self.qicfg["recvind"] and not self.defect("recvind-ignored"):
                 self.urc(f'+QIURC: "recv",{s.connect_id},{len(data)}')
             else:
                 self.urc(f'+QIURC: "recv",{s.connect_id}')
@@ -510,7 +516,8 @@ class Bg96(Dce):
         for i, b in enumerate(data):
             if p["length"] is None:
                 if b in (0x1A, 0x1B):
-                    end, action = i + 1, ("send" if b == 0x1A else "cancel")
+                    send = b == 0x1A or self.defect("esc-sends")
+                    end, action = i + 1, ("send" if send else "cancel")
                     break
                 buf.append(b)
                 if len(buf) > MAX_SEND * (2 if p["hex"] else 1):
@@ -521,7 +528,7 @@ class Bg96(Dce):
                 if len(buf) == p["length"] * (2 if p["hex"] else 1):
                     end, action = i + 1, "send"
                     break
-        if self.qisde and self.echo:
+        if self.qisde and self.echo and not self.defect("qisde-no-echo"):
             self.output(data[:end] if action != "send" or p["length"] is not None else data[:end - 1])
         if action == "send":
             self._finish_send(bytes(buf))
@@ -581,7 +588,7 @@ class Bg96(Dce):
         if s.access_mode != 0:
             self.fail(572)
             return
-        hexmode = self.qicfg["dataformat"][1]
+        hexmode = self.qicfg["dataformat"][1] and not self.defect("hex-receive-ignored")
         sep = "," if self.qicfg["viewmode"] else "\r\n"
         if s.service_type == "UDP SERVICE":
             if not s.datagrams:
