@@ -341,7 +341,9 @@ class Bg96(Dce):
             if not self.defect("no-incoming-full"):
                 self.urc('+QIURC: "incoming full"')       # §2.2.3
             return
-        cnid = free[0]
+        # reading: example §3.5.2 gives the incoming connection connectID 11 with 0 free,
+        # so the module takes the highest free connectID
+        cnid = free[-1]
         conn.setblocking(False)
         # §2.1.4 item 1: "TCP INCOMING" inherits the listener's <access_mode>
         s = Socket(listener.cid, cnid, "TCP INCOMING", ip, port, listener.local_port, listener.access_mode,
