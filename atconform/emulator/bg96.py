@@ -56,6 +56,9 @@ BEHAVIOUR_DEFECTS = {
     "qisde-no-echo": "AT+QISDE=1 does not echo the send data (§2.1.16)",
     "esc-sends": "ESC after '>' sends the data instead of cancelling (§2.1.7)",
     "no-incoming-full": 'no +QIURC: "incoming full" when no connectID is free (§2.2.3)',
+    "udp-client-drops-datagrams": "a UDP client socket loses every received datagram (§2.1.4)",
+    "transwaittm-ignored": "transparent data is sent at once, ignoring transpktsize/transwaittm (§2.1.15)",
+    "opening-reported-connected": "AT+QISTATE reports a socket still connecting as Connected (§2.1.6)",
 }
 
 
@@ -371,6 +374,8 @@ class Bg96(Dce):
         if not data and not s.service_type.startswith("UDP"):
             self._peer_closed(s)
             return
+        if s.service_type == "UDP" and self.defect("udp-client-drops-datagrams"):
+            return
         if self.defect("rx-drops-a-byte") and s.total_received < 1 << 19 <= s.total_received + len(data):
             data = data[:-1]
         s.total_received += len(data)
@@ -456,7 +461,7 @@ class Bg96(Dce):
         ip = self.contexts[s.cid].ip if s.service_type in ("TCP LISTENER", "UDP SERVICE") else s.remote_ip
         rport = 0 if s.service_type in ("TCP LISTENER", "UDP SERVICE") else s.remote_port
         return (f'+QISTATE: {s.connect_id},"{s.service_type}","{ip}",{rport},{s.local_port},'
-                f'{s.state},{s.cid},{s.server_id},{0 if self.defect("qistate-wrong-access-mode") else s.access_mode},"usbmodem"')
+                f'{CONNECTED if s.state == OPENING and self.defect("opening-reported-connected") else s.state},{s.cid},{s.server_id},{0 if self.defect("qistate-wrong-access-mode") else s.access_mode},"usbmodem"')
 
     def _list_state(self, sockets) -> None:
         for s in sorted(sockets, key=lambda s: s.connect_id):
@@ -686,7 +691,7 @@ class Bg96(Dce):
     def _queue_tx(self, data: bytes) -> None:
         # §2.1.15: send when <transpktsize> bytes are waiting or after <transwaittm> x 100 ms
         self._tx_buf += data
-        size = self.qicfg["transpktsize"]
+        size = 1 if self.defect("transwaittm-ignored") else self.qicfg["transpktsize"]
         while len(self._tx_buf) >= size:
             self._send_transparent(bytes(self._tx_buf[:size]))
             del self._tx_buf[:size]

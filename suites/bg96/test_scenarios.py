@@ -621,3 +621,60 @@ def test_udp_client(bg96, peers):
     if counters(bg96, "AT+QISEND=3,0")[0] != 5:
         raise Deviation("<total_send_length> is not 5")
     ok(bg96, "AT+QICLOSE=3")
+
+
+@purpose("2.1.15/transpktsize-transwaittm", "2.1.15", "transparent mode sends at <transpktsize> bytes or after <transwaittm> x 100 ms", "AT+QICFG")
+def test_transpktsize_and_transwaittm(bg96, peers, echo_conn_index):
+    echo = peers["tcp_echo"]
+    if not hasattr(echo, "received"):
+        raise Inconclusive("needs the local TCP echo peer to see when bytes arrive")
+    ok(bg96, 'AT+QICFG="transpktsize",10')
+    ok(bg96, 'AT+QICFG="transwaittm",20')            # 2 s
+    try:
+        qiopen(bg96, 0, "TCP", echo.host, echo.port, 0, 2)
+        bg96.ch.write(b"12345")                      # fewer than <transpktsize>: held for 2 s
+        time.sleep(0.5)
+        if len(echo.received) > echo_conn_index and bytes(echo.received[echo_conn_index]):
+            raise Deviation("5 bytes (< transpktsize 10) were sent before <transwaittm> 2 s had passed")
+        peer_got(echo, echo_conn_index, b"12345", timeout=5)
+        bg96.ch.write(b"abcdefghij")                 # exactly <transpktsize>: sent at once
+        peer_got(echo, echo_conn_index, b"12345abcdefghij", timeout=1.5)
+        bg96.ch.read_data(15, 5)
+        bg96.escape_data_mode()
+    finally:
+        bg96.at('AT+QICFG="transpktsize",1024')
+        bg96.at('AT+QICFG="transwaittm",2')
+        bg96.at("AT+QICLOSE=0")
+
+
+@purpose("2.1.6/qistate-opening", "2.1.6", "AT+QISTATE reports Opening (1) while a client connects, and no +QIOPEN until done", "AT+QISTATE")
+def test_qistate_opening_state(bg96, ixit):
+    if ixit.peers.tcp_echo is not None:
+        raise Inconclusive("needs a local peer that does not answer SYN; the lab names its own peers")
+    # A loopback listener whose accept queue is full drops further SYNs, so a connect to
+    # it stays pending: the modem's socket is Opening. (Loopback only: nothing leaves the host.)
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(0)
+    fillers = []
+    for _ in range(3):
+        f = socket.socket()
+        f.setblocking(False)
+        f.connect_ex(srv.getsockname())
+        fillers.append(f)
+    time.sleep(0.1)
+    try:
+        bg96.step_context_active(CID)
+        bg96.step_socket_closed(8)
+        ok(bg96, f'AT+QIOPEN={CID},8,"TCP","127.0.0.1",{srv.getsockname()[1]},0,0')
+        time.sleep(0.3)
+        expect_fields(qistate(bg96, 8), socket_state=1, service_type="TCP")
+        if bg96.ch.wait_urc(lambda x: x.text.startswith("+QIOPEN: 8,"), 0.5) is not None:
+            raise Deviation("+QIOPEN reported while the connection was still opening")
+        ok(bg96, "AT+QICLOSE=8")                       # §2.1.4 item 3: close a socket that does not open
+        if ok(bg96, "AT+QISTATE=1,8").lines:
+            raise Deviation("the socket is still listed after AT+QICLOSE")
+    finally:
+        for f in fillers:
+            f.close()
+        srv.close()
