@@ -41,6 +41,7 @@ CHECKED_BY = {
     "udp-client-drops-datagrams": ("test_udp_client", "2.1.4/udp-client"),
     "transwaittm-ignored": ("test_transpktsize_and_transwaittm", "2.1.15/transpktsize-transwaittm"),
     "opening-reported-connected": ("test_qistate_opening_state", "2.1.6/qistate-opening"),
+    "no-carrier-missing": ("test_no_carrier_when_peer_closes_in_data_mode", "1.2/no-carrier-peer-close"),
 }
 INTEGRITY = REPO / "suites" / "bg96" / "test_integrity.py"
 # a defect several tests must catch: (file, test function, purpose id)

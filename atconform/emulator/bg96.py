@@ -59,6 +59,7 @@ BEHAVIOUR_DEFECTS = {
     "udp-client-drops-datagrams": "a UDP client socket loses every received datagram (§2.1.4)",
     "transwaittm-ignored": "transparent data is sent at once, ignoring transpktsize/transwaittm (§2.1.15)",
     "opening-reported-connected": "AT+QISTATE reports a socket still connecting as Connected (§2.1.6)",
+    "no-carrier-missing": "no NO CARRIER when the peer closes during transparent mode (§1.2 note 2)",
 }
 
 
@@ -418,7 +419,8 @@ class Bg96(Dce):
         if self.mode == "data" and self._data_socket is s:
             # §1.2 note 2: NO CARRIER and back to command mode; QICLOSE still needed
             self._leave_data_mode()
-            self.final("NO CARRIER")
+            if not self.defect("no-carrier-missing"):
+                self.final("NO CARRIER")
             return
         if not self.defect("no-closed-urc"):
             self.urc(f'+QIURC: "closed",{s.connect_id}')          # §2.2.1

@@ -10,7 +10,7 @@ import pytest
 
 from atconform.protocol.engine import parse_info
 from atconform.verdicts import Deviation
-from suites.bg96.test_scenarios import CID, peer_got, purpose, qiopen
+from suites.bg96.test_scenarios import peer_got, purpose, qiopen
 
 pytestmark = pytest.mark.family("bg96")
 SIZE = 1 << 20

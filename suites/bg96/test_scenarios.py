@@ -298,35 +298,30 @@ def parse_info_urc(urc) -> int:
 
 # ----------------------------------------------------------------------------- 3.5
 @purpose("3.5/tcp-server-buffer", "3.5", "TCP server: listener, incoming connection, receive, close", "AT+QIOPEN")
-def test_tcp_server_buffer_access(bg96):
+def test_tcp_server_buffer_access(bg96, listener_client):
     port = 2020 + os.getpid() % 1000
     qiopen(bg96, 1, "TCP LISTENER", "127.0.0.1", 0, port, 0)
     st = qistate(bg96, 1)
     expect_fields(st, service_type="TCP LISTENER", local_port=port, socket_state=3, contextID=CID, serverID=1)
-    ip = st["IP_address"]
-    try:
-        client = socket.create_connection((ip, port), timeout=10)
-    except OSError as e:
-        raise Inconclusive(f"cannot reach the modem's listener at {ip}:{port}: {e}")
-    with client:
-        urc = bg96.ch.wait_urc("incoming", 10)
-        if urc is None:
-            raise Deviation('no +QIURC: "incoming" after a client connected (§3.5.2)')
-        parts = urc.text.split(",")
-        cnid, server = int(parts[1]), int(parts[2])
-        if server != 1:
-            raise Deviation(f"{urc.text}: <serverID> {server}, the listener is connectID 1")
-        expect_fields(qistate(bg96, cnid), service_type="TCP INCOMING", socket_state=2, serverID=1,
-                      remote_port=client.getsockname()[1])
-        client.sendall(b"test")
-        if bg96.ch.wait_urc(lambda x: x.text == f'+QIURC: "recv",{cnid}', 10) is None:
-            raise Deviation(f'no +QIURC: "recv",{cnid} (§3.5.3)')
-        got = read_all(bg96, cnid, 4)
-        if got != b"test":
-            raise Deviation(f"AT+QIRD read {got!r}, the client sent b'test'")
-        if counters(bg96, f"AT+QIRD={cnid},0") != (4, 4, 0):
-            raise Deviation("AT+QIRD=<id>,0 counters differ from the 4 bytes received")
-        ok(bg96, f"AT+QICLOSE={cnid}")
+    client = listener_client(st["IP_address"], port)
+    urc = bg96.ch.wait_urc("incoming", 10)
+    if urc is None:
+        raise Deviation('no +QIURC: "incoming" after a client connected (§3.5.2)')
+    parts = urc.text.split(",")
+    cnid, server = int(parts[1]), int(parts[2])
+    if server != 1:
+        raise Deviation(f"{urc.text}: <serverID> {server}, the listener is connectID 1")
+    expect_fields(qistate(bg96, cnid), service_type="TCP INCOMING", socket_state=2, serverID=1,
+                  remote_port=client.getsockname()[1])
+    client.sendall(b"test")
+    if bg96.ch.wait_urc(lambda x: x.text == f'+QIURC: "recv",{cnid}', 10) is None:
+        raise Deviation(f'no +QIURC: "recv",{cnid} (§3.5.3)')
+    got = read_all(bg96, cnid, 4)
+    if got != b"test":
+        raise Deviation(f"AT+QIRD read {got!r}, the client sent b'test'")
+    if counters(bg96, f"AT+QIRD={cnid},0") != (4, 4, 0):
+        raise Deviation("AT+QIRD=<id>,0 counters differ from the 4 bytes received")
+    ok(bg96, f"AT+QICLOSE={cnid}")
     ok(bg96, "AT+QICLOSE=1")
 
 
@@ -469,8 +464,8 @@ def test_used_connectid_563(bg96, peers):
         if u is None or u.text != "+QIOPEN: 5,563":
             raise Deviation(f"a used connectID was opened again: {r.final.text} {u.text if u else ''}")
     v = parse_info(ok(bg96, "AT+QIGETERROR"))
-    if v["err"] != 563:
-        raise Deviation(f"AT+QIGETERROR after a used connectID: {v}, expected 563")
+    if v["err"] != 563 or v["errcode_description"].strip().lower() != "socket identity has been used":
+        raise Deviation(f"AT+QIGETERROR after a used connectID: {v}, expected 563, socket identity has been used")
     ok(bg96, "AT+QICLOSE=5")
 
 
@@ -587,21 +582,16 @@ def test_esc_cancels_send(bg96, peers, echo_conn_index):
 
 
 @purpose("2.2.3/incoming-full", "2.2.3", 'no free connectID: +QIURC: "incoming full"', "AT+QIOPEN")
-def test_incoming_full(bg96, peers):
+def test_incoming_full(bg96, peers, listener_client):
     echo = peers["tcp_echo"]
     port = 3000 + os.getpid() % 1000
     qiopen(bg96, 0, "TCP LISTENER", "127.0.0.1", 0, port, 0)
     try:
         for cnid in range(1, 12):                          # use every other connectID
             qiopen(bg96, cnid, "TCP", echo.host, echo.port)
-        ip = qistate(bg96, 0)["IP_address"]
-        try:
-            c = socket.create_connection((ip, port), timeout=5)
-        except OSError as e:
-            raise Inconclusive(f"cannot reach the modem's listener at {ip}:{port}: {e}")
-        with c:
-            if bg96.ch.wait_urc(lambda x: x.text == '+QIURC: "incoming full"', 10) is None:
-                raise Deviation('all 12 connectIDs in use, a client connected, no +QIURC: "incoming full"')
+        listener_client(qistate(bg96, 0)["IP_address"], port)
+        if bg96.ch.wait_urc(lambda x: x.text == '+QIURC: "incoming full"', 10) is None:
+            raise Deviation('all 12 connectIDs in use, a client connected, no +QIURC: "incoming full"')
     finally:
         for cnid in range(12):
             bg96.at(f"AT+QICLOSE={cnid}")
@@ -678,3 +668,19 @@ def test_qistate_opening_state(bg96, ixit):
         for f in fillers:
             f.close()
         srv.close()
+
+
+@purpose("1.2/no-carrier-peer-close", "1.2", "peer closes during transparent mode: NO CARRIER, then QICLOSE", "AT+QIOPEN")
+def test_no_carrier_when_peer_closes_in_data_mode(bg96):
+    srv = socket.create_server(("127.0.0.1", 0))
+    with srv:
+        qiopen(bg96, 0, "TCP", "127.0.0.1", srv.getsockname()[1], 0, 2)
+        conn, _ = srv.accept()
+        conn.sendall(b"bye")
+        conn.close()
+        if bg96.ch.read_data(3, 10) != b"bye":
+            raise Deviation("data before the close did not arrive")
+        final = bg96.ch.wait_final(10)
+        if final is None or final.kind != "no_carrier":
+            raise Deviation(f"peer closed in transparent mode: got {final.text if final else 'nothing'}, expected NO CARRIER (§1.2 note 2)")
+        ok(bg96, "AT+QICLOSE=0")                      # §1.2 note 2: "AT+QICLOSE should be executed"
