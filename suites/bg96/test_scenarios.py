@@ -35,6 +35,14 @@ def ok(modem, line, **kw):
     return r
 
 
+def send(modem, line: str, data: bytes = b"", **kw):
+    """A data command (QISEND/QISENDEX) that must end with SEND OK."""
+    r = modem.at(line, data=data, **kw) if data else modem.at(line, **kw)
+    if r.final.text != "SEND OK":
+        raise Deviation(f"{line}: {r.final.text}, expected SEND OK")
+    return r
+
+
 def qiopen(modem, cnid, service, host, rport, lport=0, mode=0):
     modem.step_context_active(CID)
     modem.step_socket_closed(cnid)
@@ -153,10 +161,8 @@ def test_tcp_client_buffer_access(bg96, peers, echo_conn_index):
     r = bg96.at("AT+QISEND=0", data=b"test1", ctrl_z=True)                 # §3.2.2
     if r.final.text != "SEND OK" or not r.prompt:
         raise Deviation(f"AT+QISEND=0 + test1<Ctrl-Z>: {r.final.text}")
-    if bg96.at("AT+QISEND=0,4", data=b"test").final.text != "SEND OK":
-        raise Deviation("AT+QISEND=0,4 did not end with SEND OK")
-    if bg96.at('AT+QISENDEX=0,"3132333435"').final.text != "SEND OK":
-        raise Deviation("AT+QISENDEX did not end with SEND OK")
+    send(bg96, "AT+QISEND=0,4", data=b"test")
+    send(bg96, 'AT+QISENDEX=0,"3132333435"')
     sent = b"test1test12345"
     s, a, u = poll_acked(bg96, 0, len(sent))
     if u != 0:
@@ -189,13 +195,11 @@ def test_partial_reads_and_single_recv_urc(bg96, peers, echo_conn_index):
     qiopen(bg96, 1, "TCP", echo.host, echo.port)
     first, second = os.urandom(500), os.urandom(500)
     recv1 = '+QIURC: "recv",1'
-    if bg96.at("AT+QISEND=1,500", data=first).final.text != "SEND OK":
-        raise Deviation("AT+QISEND=1,500 did not end with SEND OK")
+    send(bg96, "AT+QISEND=1,500", data=first)
     if bg96.ch.wait_urc(lambda x: x.text == recv1, 10) is None:
         raise Deviation(f"no {recv1}")
     # a second arrival while the buffer is not empty: no new URC (§1.2 note 1, §2.1.8)
-    if bg96.at("AT+QISEND=1,500", data=second).final.text != "SEND OK":
-        raise Deviation("AT+QISEND=1,500 did not end with SEND OK")
+    send(bg96, "AT+QISEND=1,500", data=second)
     deadline = time.monotonic() + 10
     while counters(bg96, "AT+QIRD=1,0")[0] < 1000:
         if time.monotonic() > deadline:
@@ -210,8 +214,7 @@ def test_partial_reads_and_single_recv_urc(bg96, peers, echo_conn_index):
     if counters(bg96, "AT+QIRD=1,0") != (1000, 1000, 0):
         raise Deviation("AT+QIRD=1,0 counters differ from the 1000 bytes read")
     # read empty: the next arrival is reported again
-    if bg96.at("AT+QISEND=1,3", data=b"end").final.text != "SEND OK":
-        raise Deviation("AT+QISEND=1,3 did not end with SEND OK")
+    send(bg96, "AT+QISEND=1,3", data=b"end")
     if bg96.ch.wait_urc(lambda x: x.text == recv1, 10) is None:
         raise Deviation(f"no {recv1} for data arriving after the buffer was read empty")
     ok(bg96, "AT+QICLOSE=1")
@@ -272,10 +275,8 @@ def test_tcp_client_direct_push(bg96, peers, echo_conn_index):
     echo = peers["tcp_echo"]
     qiopen(bg96, 0, "TCP", echo.host, echo.port, 0, 1)
     expect_fields(qistate(bg96, 0), access_mode=1, socket_state=2, service_type="TCP")
-    if bg96.at("AT+QISEND=0", data=b"test1", ctrl_z=True).final.text != "SEND OK":
-        raise Deviation("AT+QISEND=0 + Ctrl-Z did not end with SEND OK")
-    if bg96.at("AT+QISEND=0,5", data=b"test2").final.text != "SEND OK":
-        raise Deviation("AT+QISEND=0,5 did not end with SEND OK")
+    send(bg96, "AT+QISEND=0", data=b"test1", ctrl_z=True)
+    send(bg96, "AT+QISEND=0,5", data=b"test2")
     s, a, u = poll_acked(bg96, 0, 10)
     peer_got(echo, echo_conn_index, b"test1test2")
     got = b""
@@ -504,8 +505,7 @@ def test_recvind_urc_carries_length(bg96, peers):
     ok(bg96, 'AT+QICFG="recvind",1')
     try:
         qiopen(bg96, 0, "TCP", echo.host, echo.port)
-        if bg96.at("AT+QISEND=0,7", data=b"recvind").final.text != "SEND OK":
-            raise Deviation("AT+QISEND=0,7 did not end with SEND OK")
+        send(bg96, "AT+QISEND=0,7", data=b"recvind")
         u = bg96.ch.wait_urc(lambda x: x.text.startswith('+QIURC: "recv",0'), 10)
         if u is None or u.text != '+QIURC: "recv",0,7':
             raise Deviation(f'with recvind=1 got {u.text if u else "no URC"}, expected +QIURC: "recv",0,7')
@@ -533,8 +533,7 @@ def test_hex_dataformat_and_viewmode(bg96, peers, echo_conn_index):
             raise Deviation(f"hex receive: {r.info[0].text!r} {r.info[0].payload!r}, expected 414243")
         ok(bg96, 'AT+QICFG="dataformat",0,0')
         ok(bg96, 'AT+QICFG="viewmode",1')
-        if bg96.at("AT+QISEND=0,2", data=b"hi").final.text != "SEND OK":
-            raise Deviation("text send after hex mode failed")
+        send(bg96, "AT+QISEND=0,2", data=b"hi")
         if bg96.ch.wait_urc(lambda x: x.text == '+QIURC: "recv",0', 10) is None:
             raise Deviation('no +QIURC: "recv",0')
         r = bg96.at("AT+QIRD=0,1500")
@@ -554,8 +553,7 @@ def test_qisde_echoes_send_data(bg96, peers):
     ok(bg96, "ATE1")
     try:
         mark = bg96.ch.transcript.mark()
-        if bg96.at("AT+QISEND=0,6", data=b"echoed").final.text != "SEND OK":
-            raise Deviation("AT+QISEND=0,6 did not end with SEND OK")
+        send(bg96, "AT+QISEND=0,6", data=b"echoed")
         rx = b"".join(e.data for e in bg96.ch.transcript.entries(mark) if e.direction == "rx")
         if b"echoed" not in rx:
             raise Deviation("with AT+QISDE=1 the data was not echoed")
@@ -602,8 +600,7 @@ def test_udp_client(bg96, peers):
     echo = peers["udp_echo"]
     qiopen(bg96, 3, "UDP", _ip(echo.host), echo.port)
     expect_fields(qistate(bg96, 3), service_type="UDP", remote_port=echo.port, socket_state=2)
-    if bg96.at("AT+QISEND=3,5", data=b"udp!!").final.text != "SEND OK":
-        raise Deviation("UDP send failed")
+    send(bg96, "AT+QISEND=3,5", data=b"udp!!")
     if bg96.ch.wait_urc(lambda x: x.text == '+QIURC: "recv",3', 10) is None:
         raise Deviation('no +QIURC: "recv",3 for the echoed datagram')
     if read_all(bg96, 3, 5) != b"udp!!":
