@@ -344,10 +344,14 @@ class Timing(_Model):
 
 
 class FlowChartRule(_Model):
+    """One number of the vendor's usage flow chart (BG96 Figure 1), with the figure's
+    words it comes from. The host recovery policy reads every number from here."""
+
     name: str
-    value: float | int
+    value: float | int | list[float]
     unit: str
     quote: str
+    notes: str | None = None
 
 
 class Family(_Model):
