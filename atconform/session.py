@@ -111,7 +111,7 @@ class ModemSession:
     def step(self, spec: str, values: dict[str, Any]) -> None:
         """Run a precondition/cleanup step: ``context_active:{contextID}``, a raw
         ``AT...`` line, ``close:{connectID}``, ``power_cycle``."""
-        text = spec.format(**{k: v for k, v in values.items()}, ixit=self.ixit) if "{" in spec else spec
+        text = spec.format(**values, ixit=self.ixit) if "{" in spec else spec
         text = self.resolver.value(text) if "{" in text else text
         if text.upper().startswith("AT"):
             self.expect_ok(text, f"step {spec}")

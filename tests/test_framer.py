@@ -193,3 +193,12 @@ def test_checker_flags_wrong_range_and_missing_line():
     assert any("context_type" in p for p in check_response(BG96, transaction("AT+QIACT?", evs)))
     evs = run("AT+QIGETERROR", v1("OK"))
     assert any("missing" in p for p in check_response(BG96, transaction("AT+QIGETERROR", evs)))
+
+
+def test_prompt_split_after_the_gt_sign():
+    # "> " may arrive as ">" then " ": the space belongs to the prompt, not to the next line
+    eng = AtEngine(BG96)
+    eng.command("AT+QISEND=0,4")
+    assert eng.feed(b"AT+QISEND=0,4\r\r\n>") == [Echo("AT+QISEND=0,4"), Prompt()]
+    assert eng.feed(b" ") == []
+    assert eng.feed(b"\r\nSEND OK\r\n") == [Final("SEND OK", BG96.result_code("SEND OK"))]

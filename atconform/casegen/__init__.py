@@ -309,6 +309,3 @@ def _render_all_optional(cmd: Command, v: Variant, values: dict) -> str | None:
     except TemplateError:
         return None
 
-
-def by_id(purposes: list[Purpose]) -> dict[str, Purpose]:
-    return {p.id: p for p in purposes}

@@ -123,4 +123,4 @@ def _await_urc(modem: ModemSession, cmd, variant, values, name: str) -> None:
 
 def _cleanup(modem: ModemSession, p: Purpose, values: dict) -> None:
     for step in p.cleanup:
-        modem.step(step, {**values, **{k: v for k, v in values.items()}})
+        modem.step(step, values)

@@ -425,14 +425,7 @@ class Bg96(Dce):
         if not self.defect("no-closed-urc"):
             self.urc(f'+QIURC: "closed",{s.connect_id}')          # §2.2.1
 
-    def _socket_error_close(self, s: Socket) -> None:
-        self.loop.forget(s.sock) if s.sock else None
-        if s.sock:
-            s.sock.close()
-            s.sock = None
-        s.state = CLOSING
-
-    def _drop_socket(self, s: Socket) -> None:
+    def _close_os_socket(self, s: Socket) -> None:
         if s.sock is not None:
             self.loop.forget(s.sock)
             try:
@@ -440,6 +433,13 @@ class Bg96(Dce):
             except OSError:
                 pass
             s.sock = None
+
+    def _socket_error_close(self, s: Socket) -> None:
+        self._close_os_socket(s)
+        s.state = CLOSING
+
+    def _drop_socket(self, s: Socket) -> None:
+        self._close_os_socket(s)
         self.sockets.pop(s.connect_id, None)
         if self.transparent_id == s.connect_id:
             self.transparent_id = None
@@ -447,10 +447,8 @@ class Bg96(Dce):
     def cmd_QICLOSE_write(self, m: Match) -> None:
         s = self.sockets.get(m.values["connectID"])
         if s is not None:
-            if s.service_type == "TCP LISTENER":
-                # closing a listener closes the connections it accepted? reading: no,
-                # "TCP INCOMING" sockets live on until closed by their own connectID
-                pass
+            # reading: closing a listener leaves the "TCP INCOMING" sockets it accepted;
+            # each is closed by its own connectID
             if s.sock is not None and s.service_type in ("TCP", "TCP INCOMING") and not s.peer_closed:
                 try:
                     s.sock.shutdown(socket.SHUT_RDWR)

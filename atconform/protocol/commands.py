@@ -174,10 +174,3 @@ def match_args(cmd: Command, form: Form, args: str) -> Match:
         problems = [f"{cmd.name}={args!r} matches no syntax of the {form.kind.value} form"]
     return Match(cmd, form, None, {}, problems, args)
 
-
-def is_valid_line(family: Family, body: str) -> bool:
-    """True when the spec accepts ``body`` (text after AT)."""
-    try:
-        return match_line(family, body).ok
-    except UnknownCommand:
-        return False

@@ -78,14 +78,6 @@ class Data(Event):
     data: bytes
 
 
-@dataclass(frozen=True)
-class Garbage(Event):
-    """Bytes that fit no rule (e.g. a line while nothing was pending that no URC matches
-    is *not* garbage: it is an unknown :class:`UrcLine`). Kept so nothing is lost."""
-
-    data: bytes
-
-
 # ------------------------------------------------------------------------------ framer
 @dataclass
 class Pending:
@@ -116,6 +108,7 @@ class Framer:
         self.data_mode = False
         self.escape_sent = False
         self.payload_scale = 1                 # 2 while payloads are hex digits (BG96 dataformat)
+        self._prompt_space = False
         self._buf = bytearray()
         self._need: int | None = None          # payload bytes still expected
         self._payload_owner: InfoLine | UrcLine | None = None
@@ -179,11 +172,15 @@ class Framer:
         if i:
             del buf[:i]
             return _CONTINUE
+        if self._prompt_space:
+            # the space of "> " that arrived after the ">"
+            self._prompt_space = False
+            if buf[:1] == b" ":
+                del buf[:1]
+                return _CONTINUE
         if self.pending and self.pending.prompt and buf[:1] == b">":
-            n = 2 if buf[:2] == b"> " else 1
-            if n == 1 and len(buf) == 1:
-                pass  # "> " may be split; a lone ">" is still the prompt
-            del buf[:n]
+            del buf[:1]
+            self._prompt_space = True
             self.pending.prompt = False
             return Prompt()
         cr = buf.find(b"\r")

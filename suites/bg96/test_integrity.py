@@ -44,6 +44,13 @@ def _send_in_chunks(modem, data: bytes, after_each) -> None:
         after_each(k)
 
 
+def _check_both_ends(echo, conn_index: int, data: bytes, back: bytearray, how: str) -> None:
+    """The peer got ``data`` and the host got all of it back, in order."""
+    peer_got(echo, conn_index, data, timeout=30)
+    if bytes(back) != data:
+        raise Deviation(f"{how} " + _first_difference(data, bytes(back)))
+
+
 def _first_difference(a: bytes, b: bytes) -> str:
     n = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
     return f"{len(b)} of {len(a)} bytes, first difference at offset {n}"
@@ -71,9 +78,7 @@ def test_one_mebibyte_buffer_access(bg96, peers, echo_conn_index):
             bg96.ch.wait_urc(lambda u: u.text == '+QIURC: "recv",0', 0.5)
 
     _until_complete(back, step)
-    peer_got(echo, echo_conn_index, data, timeout=30)
-    if bytes(back) != data:
-        raise Deviation("read back " + _first_difference(data, bytes(back)))
+    _check_both_ends(echo, echo_conn_index, data, back, "read back")
     v = parse_info(bg96.at("AT+QISEND=0,0"))
     if v["total_send_length"] != SIZE or v["ackedbytes"] + v["unackedbytes"] != SIZE:
         raise Deviation(f"AT+QISEND=0,0 after 1 MiB: {v}")
@@ -99,9 +104,7 @@ def test_one_mebibyte_direct_push(bg96, peers, echo_conn_index):
     # the URC queue holds every URC, also those that came during a command
     _send_in_chunks(bg96, data, lambda k: collect(0))
     _until_complete(back, lambda: collect(0.5))
-    peer_got(echo, echo_conn_index, data, timeout=30)
-    if bytes(back) != data:
-        raise Deviation("pushed back " + _first_difference(data, bytes(back)))
+    _check_both_ends(echo, echo_conn_index, data, back, "pushed back")
     bg96.at("AT+QICLOSE=0")
 
 
@@ -115,8 +118,6 @@ def test_one_mebibyte_transparent(bg96, peers, echo_conn_index):
         bg96.ch.write(data[i:i + 4096])
         back.extend(bg96.ch.read_data(SIZE, 0))
     _until_complete(back, lambda: back.extend(bg96.ch.read_data(SIZE - len(back), 0.5)))
-    peer_got(echo, echo_conn_index, data, timeout=30)
-    if bytes(back) != data:
-        raise Deviation("echoed back " + _first_difference(data, bytes(back)))
+    _check_both_ends(echo, echo_conn_index, data, back, "echoed back")
     bg96.escape_data_mode()
     bg96.at("AT+QICLOSE=0")
