@@ -12,7 +12,7 @@ from atconform.session import ModemSession
 from atconform.spec.models import FormKind
 from atconform.spec.values import IntervalSet, reported_values
 from atconform.transport.channel import NoFinalResult
-from atconform.verdicts import Deviation
+from atconform.verdicts import Deviation, Inconclusive
 
 
 def run(p: Purpose, modem: ModemSession) -> Response | None:
@@ -66,8 +66,16 @@ def run(p: Purpose, modem: ModemSession) -> Response | None:
             modem.escape_data_mode()
         elif p.expect_urc:
             _await_urc(modem, cmd, variant, values, p.expect_urc)
-    finally:
-        _cleanup(modem, p, values)
+    except (Exception, Inconclusive):
+        # the verdict found so far stands: a failing cleanup must not turn a fail
+        # into inconclusive, so after an exception the cleanup is best effort
+        # (Inconclusive is a pytest outcome, a BaseException: named explicitly)
+        try:
+            _cleanup(modem, p, values)
+        except (Exception, Inconclusive):
+            pass
+        raise
+    _cleanup(modem, p, values)
     return resp
 
 
