@@ -124,3 +124,16 @@ def test_planted_unknown_and_malformed_urcs_fail_the_test_that_saw_them(tmp_path
     v, reason = verdicts["BG96/QIDEACT/TEST/response"]
     assert v == "fail" and "outside 0-11" in reason
     assert verdicts["BG96/CMEE/TEST/response"][0] == "pass"
+
+
+def test_planted_range_defects_fail_boundary_and_bad_input_cases(tmp_path):
+    # a modem that rejects valid writes fails the boundary cases; one that accepts
+    # malformed lines fails the bad-input cases
+    proc, verdicts, _ = planted(tmp_path, {"reject_valid": ["+QISDE"], "accept_invalid": ["+QIDEACT"]},
+                                "-k", "QISDE/WRITE or QIDEACT/WRITE")
+    assert proc.returncode == 1
+    assert verdicts["BG96/QISDE/WRITE/echo/max"][0] == "fail"
+    assert verdicts["BG96/QISDE/WRITE/echo/above-max"][0] == "pass"
+    v, reason = verdicts["BG96/QIDEACT/WRITE/contextID/above-max"]
+    assert v == "fail" and "was accepted with OK" in reason
+    assert verdicts["BG96/QIDEACT/WRITE/contextID/max"][0] == "pass"

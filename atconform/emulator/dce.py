@@ -23,6 +23,8 @@ class Defects(BaseModel):
     of the spec's (``{"+QIOPEN": {"connectID": "(0-12)"}}``).
     ``drop_final_ok``: commands whose final ``OK`` is never sent.
     ``urc_after``: command -> a URC line sent right after its final result code.
+    ``accept_invalid``: commands that answer OK to a line the spec rejects.
+    ``reject_valid``: commands that answer ERROR to every write the spec accepts.
     ``behaviour``: named behaviour defects of the family module (``BEHAVIOUR_DEFECTS``
     in ``atconform.emulator.bg96`` lists them), one per checked behaviour.
     """
@@ -31,6 +33,8 @@ class Defects(BaseModel):
     test_ranges: dict[str, dict[str, str]] = Field(default_factory=dict)
     drop_final_ok: list[str] = Field(default_factory=list)
     urc_after: dict[str, str] = Field(default_factory=dict)
+    accept_invalid: list[str] = Field(default_factory=list)
+    reject_valid: list[str] = Field(default_factory=list)
     behaviour: list[str] = Field(default_factory=list)
 
 
@@ -159,7 +163,13 @@ class Dce:
         self.current = m
         self.busy = True
         if not m.ok:
+            if m.command.name in self.defects.accept_invalid:
+                self.ok()
+                return
             self.invalid(m)
+            return
+        if m.form.kind is FormKind.write and m.command.name in self.defects.reject_valid:
+            self.error()
             return
         handler = getattr(self, f"cmd_{_ident(m.command.key)}_{m.form.kind.value}", None)
         if handler is None and m.form.kind is FormKind.test:
