@@ -10,6 +10,7 @@ configured with AT+QIDNSCFG, as a modem does, and the answer's TTL is real.
 """
 from __future__ import annotations
 
+import socket
 import socketserver
 import threading
 import time
@@ -146,3 +147,71 @@ class DnsServer(_Peer):
                 sock.sendto(r.pack(), self.client_address)
 
         self.server = socketserver.UDPServer((host, port), Handler)
+
+
+class ReactorTcpEcho:
+    """TCP echo peer on its own reactor :class:`~atconform.emulator.runtime.Loop`.
+
+    For virtual-clock runs: the loop is a party of the clock, so time cannot jump while
+    a segment is being echoed (the ``socketserver`` threads above are invisible to the
+    clock). Same ``received``/``host``/``port`` as :class:`TcpEcho`."""
+
+    def __init__(self, clock, host: str = "127.0.0.1", port: int = 0):
+        from atconform.emulator.runtime import Loop
+        self.loop = Loop(clock)
+        self.received: list[bytearray] = []
+        self.lock = threading.Lock()
+        self._srv = socket.create_server((host, port))
+        self._srv.setblocking(False)
+        self._conns: list[socket.socket] = []
+
+    @property
+    def host(self) -> str:
+        return self._srv.getsockname()[0]
+
+    @property
+    def port(self) -> int:
+        return self._srv.getsockname()[1]
+
+    def start(self) -> "ReactorTcpEcho":
+        self.loop.start_thread("echo-peer")
+        self.loop.call(lambda: self.loop.add_reader(self._srv, self._accept))
+        return self
+
+    def _accept(self) -> None:
+        try:
+            conn, _ = self._srv.accept()
+        except BlockingIOError:
+            return
+        conn.setblocking(True)   # loopback: an echo of what was just read fits the buffer
+        buf = bytearray()
+        with self.lock:
+            self.received.append(buf)
+        self._conns.append(conn)
+        self.loop.add_reader(conn, lambda: self._readable(conn, buf))
+
+    def _readable(self, conn: socket.socket, buf: bytearray) -> None:
+        try:
+            data = conn.recv(65536)
+        except OSError:
+            data = b""
+        if not data:
+            self.loop.forget(conn)
+            conn.close()
+            return
+        with self.lock:
+            buf += data
+        try:
+            conn.sendall(data)
+        except OSError:
+            pass
+
+    def stop(self) -> None:
+        def shut() -> None:
+            for c in [self._srv, *self._conns]:
+                self.loop.forget(c)
+                c.close()
+        try:
+            self.loop.call(shut)
+        finally:
+            self.loop.stop()

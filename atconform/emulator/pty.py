@@ -40,6 +40,7 @@ class PtyPort:
                 return
             raise
         if data:
+            self.loop.clock.received(self.path + ">dce", len(data))
             self.on_input(data)
 
     def write(self, data: bytes) -> None:
@@ -52,11 +53,17 @@ class PtyPort:
             self._flush()
 
     def _flush(self) -> None:
+        clock = self.loop.clock
         while self._out:
+            chunk = self._out[:4096]
+            # counted before the write: the DTE may read it before os.write returns
+            clock.sent(self.path + ">dte", len(chunk))
             try:
-                n = os.write(self.master, self._out[:4096])
+                n = os.write(self.master, chunk)
             except BlockingIOError:
+                clock.received(self.path + ">dte", len(chunk))
                 break
+            clock.received(self.path + ">dte", len(chunk) - n)
             del self._out[:n]
         if self._out:
             self.loop.add_writer(self.master, self._flush)
@@ -71,6 +78,7 @@ class PtyPort:
     def close(self) -> None:
         self.closed = True
         self.loop.forget(self.master)
+        self.loop.clock.clear_flight(self.path + ">")
         for fd in (self.master, self.slave):
             try:
                 os.close(fd)

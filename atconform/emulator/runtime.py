@@ -96,10 +96,7 @@ class Loop:
     def call_soon_threadsafe(self, cb: Callable[[], None]) -> None:
         with self._calls_lock:
             self._calls.append(cb)
-        try:
-            os.write(self._wake_w, b"\0")
-        except BlockingIOError:
-            pass
+        self._wake()
 
     def call(self, fn: Callable[[], Any], timeout: float = 10.0) -> Any:
         """Run ``fn`` on the loop thread and return its result (from another thread)."""
@@ -124,14 +121,46 @@ class Loop:
             pass
 
     # -- running --------------------------------------------------------------------
+    def _wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"\0")
+        except BlockingIOError:
+            pass
+
+    def _interest(self) -> tuple[list[int], list[int]]:
+        """File descriptors this loop waits on, for the virtual clock's idle probe."""
+        rd, wr = [], []
+        for key in list(self.sel.get_map().values()):
+            if key.events & selectors.EVENT_READ:
+                rd.append(key.fd)
+            if key.events & selectors.EVENT_WRITE:
+                wr.append(key.fd)
+        return rd, wr
+
     def run_once(self, max_wait: float = 0.5) -> None:
-        timeout = max_wait
-        if self._timers:
-            timeout = max(0.0, min(timeout, self._timers[0][0] - self.clock.now()))
+        clock = self.clock
+        while self._timers and self._timers[0][2] is None:   # cancelled
+            heapq.heappop(self._timers)
         with self._calls_lock:
-            if self._calls:
+            calls_pending = bool(self._calls)
+        if clock.virtual:
+            # Virtual time: block in select() as a party of the clock; when every party
+            # idles, the clock jumps to the earliest deadline (ours: the next timer) and
+            # wakes us through the self-pipe. max_wait is then a wall-clock guard only.
+            if calls_pending or (self._timers and self._timers[0][0] <= clock.now()):
+                events = self.sel.select(0)
+            else:
+                deadline = self._timers[0][0] if self._timers else None
+                with clock.io_blocked(deadline=deadline, wake=self._wake, fds=self._interest):
+                    events = self.sel.select(max_wait)
+        else:
+            timeout = max_wait
+            if self._timers:
+                timeout = max(0.0, min(timeout, self._timers[0][0] - clock.now()))
+            if calls_pending:
                 timeout = 0
-        for key, mask in self.sel.select(timeout):
+            events = self.sel.select(timeout)
+        for key, mask in events:
             for bit, idx in ((selectors.EVENT_READ, 0), (selectors.EVENT_WRITE, 1)):
                 if not mask & bit:
                     continue
@@ -164,15 +193,18 @@ class Loop:
 
     def run_forever(self) -> None:
         self.thread = threading.current_thread()
+        self.clock.attach(self.thread.name)
         try:
             while not self._stopping:
                 self.run_once()
         except BaseException as e:
             self.error = e
             raise
+        finally:
+            self.clock.detach()
 
-    def start_thread(self) -> threading.Thread:
-        t = threading.Thread(target=self.run_forever, name="emulator-loop", daemon=True)
+    def start_thread(self, name: str = "emulator-loop") -> threading.Thread:
+        t = threading.Thread(target=self.run_forever, name=name, daemon=True)
         self.thread = t
         t.start()
         return t

@@ -8,6 +8,7 @@ session-wide URC monitor). Every byte lands in the current :class:`Transcript`.
 from __future__ import annotations
 
 import collections
+import select
 import threading
 from typing import Callable
 
@@ -47,9 +48,11 @@ class Channel:
         self.url = url
         self.baud = baud
         self.clock = clock or RealClock()
-        self.transcript = transcript or Transcript()
+        self.transcript = transcript or Transcript(self.clock)
         self.engine = AtEngine(family)
-        self._cond = threading.Condition()
+        self._cond = self.clock.cond   # one lock for this link's state and the clock's waits
+        self._tx_key = f"{url}>dce"     # bytes in flight, counted for the virtual clock
+        self._rx_key = f"{url}>dte"
         self._events: collections.deque[Event] = collections.deque()
         self._urcs: collections.deque[UrcLine] = collections.deque()
         self._data = bytearray()
@@ -63,20 +66,54 @@ class Channel:
 
     # -- life cycle -----------------------------------------------------------------
     def open(self) -> "Channel":
+        """Open the port. Raises serial.SerialException when it is not there."""
         self._serial = serial.serial_for_url(self.url, baudrate=self.baud, timeout=0.05,
                                              write_timeout=10, exclusive=None)
         self._stop.clear()
+        self.reader_error = None
         self._reader = threading.Thread(target=self._read_loop, name=f"at-reader {self.url}", daemon=True)
         self._reader.start()
         return self
 
     def close(self) -> None:
         self._stop.set()
-        if self._reader:
+        if self._reader and self._reader is not threading.current_thread():
             self._reader.join(2)
         if self._serial:
-            self._serial.close()
+            try:
+                self._serial.close()
+            except Exception:   # the device may be gone already (power off, USB unplug)
+                pass
         self._serial = None
+        self.clock.clear_flight(self.url + ">")
+
+    @property
+    def is_open(self) -> bool:
+        """The port is open and its reader has not failed."""
+        return self._serial is not None and self.reader_error is None
+
+    def reopen(self, locate: Callable[[], str | None], timeout: float, interval: float = 1.0) -> bool:
+        """Reopen after the port went away (power cycle, USB re-enumeration).
+
+        ``locate`` returns the device path to try now (a stable path, the match of a
+        udev-style pattern, the emulator's new pty) or None when there is none yet. Polls
+        every ``interval`` seconds for at most ``timeout`` seconds; True once open."""
+        self.close()
+        deadline = self.clock.now() + timeout
+        while True:
+            path = locate()
+            if path:
+                self.url = path
+                self._tx_key, self._rx_key = f"{path}>dce", f"{path}>dte"
+                self.engine = AtEngine(self.family)   # the modem rebooted: no sockets, no data mode
+                try:
+                    self.open()
+                    return True
+                except (serial.SerialException, OSError):
+                    self._serial = None
+            if self.clock.now() + interval > deadline:
+                return False
+            self.clock.sleep(interval)
 
     def __enter__(self) -> "Channel":
         return self.open()
@@ -86,9 +123,24 @@ class Channel:
 
     def _read_loop(self) -> None:
         ser = self._serial
+        clock = self.clock
+        # On the virtual clock the reader is a party: it blocks in select() on the port
+        # so the clock knows when it idles. Real time keeps pyserial's own read timeout.
+        fd = ser.fileno() if clock.virtual and hasattr(ser, "fileno") else None
+        if fd is not None:
+            clock.attach(f"reader {self.url}")
         try:
             while not self._stop.is_set():
-                data = ser.read(max(1, ser.in_waiting or 1))
+                if fd is not None:
+                    with clock.io_blocked(fds=lambda: ([fd], [])):
+                        ready, _, _ = select.select([fd], [], [], 0.05)
+                    if not ready:
+                        continue
+                    data = ser.read(ser.in_waiting or 1)
+                    if not data:
+                        raise serial.SerialException("port hung up")
+                else:
+                    data = ser.read(max(1, ser.in_waiting or 1))
                 if not data:
                     continue
                 self.transcript.record("rx", data)
@@ -103,12 +155,16 @@ class Channel:
                             self._data += ev.data
                         else:
                             self._events.append(ev)
-                    self._cond.notify_all()
+                    clock.notify()
+                    clock.received(self._rx_key, len(data))
         except Exception as e:  # port vanished (USB re-enumeration) or closed under us
             if not self._stop.is_set():
-                self.reader_error = e
                 with self._cond:
-                    self._cond.notify_all()
+                    self.reader_error = e
+                    clock.notify()
+        finally:
+            if fd is not None:
+                clock.detach()
 
     # -- listeners ------------------------------------------------------------------
     def add_urc_listener(self, fn: Callable[[UrcLine], None]) -> None:
@@ -124,8 +180,13 @@ class Channel:
         if self._serial is None:
             raise ChannelError("channel is not open")
         self.transcript.record("tx", data)
-        self._serial.write(data)
-        self._serial.flush()
+        self.clock.sent(self._tx_key, len(data))
+        try:
+            self._serial.write(data)
+            self._serial.flush()
+        except (serial.SerialException, OSError) as e:
+            self.clock.received(self._tx_key, len(data))
+            raise ChannelError(f"port {self.url} failed: {e}") from e
 
     def command(self, line: str, *, timeout: float | None = None, data: bytes | None = None,
                 ctrl_z: bool = False, escape: bool = False) -> Response:

@@ -35,10 +35,12 @@ class Transcript:
     """Thread-safe byte log. ``secret(s)`` registers a string (an APN password) that is
     replaced by ``***`` whenever the transcript is rendered; raw bytes never leave it."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock=None) -> None:
+        # timestamps from the link's clock: virtual seconds on the emulator's virtual clock
+        self._now = clock.now if clock is not None else time.monotonic
         self._lock = threading.Lock()
         self._entries: list[Entry] = []
-        self._t0 = time.monotonic()
+        self._t0 = self._now()
         self._secrets: set[bytes] = set()
         self.wall_start = time.time()
 
@@ -46,7 +48,7 @@ class Transcript:
         if not data:
             return
         with self._lock:
-            self._entries.append(Entry(time.monotonic() - self._t0, direction, bytes(data)))
+            self._entries.append(Entry(self._now() - self._t0, direction, bytes(data)))
 
     def secret(self, value: str) -> None:
         if value:
