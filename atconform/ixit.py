@@ -12,6 +12,10 @@ Example (a real modem on a lab SIM)::
       ntp: {host: pool.ntp.org, port: 123}
       dns: {host: 8.8.8.8, port: 53, name: example.com}
       ping: {host: 8.8.8.8}
+    power:                    # for the flow chart's reboots (optional)
+      off: uhubctl -l 1-1 -p 2 -a off
+      on: uhubctl -l 1-1 -p 2 -a on
+      port: /dev/serial/by-id/usb-Quectel_*-if02-port0
 
 Peers left out are started on loopback by the fixtures (default run).
 """
@@ -40,6 +44,21 @@ class Peers(BaseModel):
     ping: Peer | None = None
 
 
+class Power(BaseModel):
+    """Power control and port discovery for reboots (BG96 Figure 1, "Recommended Power
+    on/off"). ``off``/``on``: shell commands that cut and restore the modem's power (a
+    relay, ``uhubctl -a off -p 2``); ``port``: a stable device path
+    (``/dev/serial/by-id/...``) or a udev-style glob (``/dev/ttyUSB*``,
+    ``/dev/serial/by-id/usb-Quectel_*-if02-port0``) that finds the AT port again after
+    USB re-enumeration. Without ``off``/``on`` the policy tests are skipped."""
+
+    model_config = ConfigDict(extra="forbid")
+    off: str | None = None
+    on: str | None = None
+    port: str | None = None
+    command_timeout: float = 30.0   # seconds a power command may take
+
+
 class Ixit(BaseModel):
     model_config = ConfigDict(extra="forbid")
     apn: str = "internet"
@@ -52,6 +71,7 @@ class Ixit(BaseModel):
     # same number to `atconform emulate --dns-port N` when testing it through --port
     local_dns_port: int = 0
     peers: Peers = Field(default_factory=Peers)
+    power: Power = Field(default_factory=lambda: Power())
 
     @classmethod
     def load(cls, path: str | Path | None) -> "Ixit":

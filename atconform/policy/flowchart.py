@@ -1,0 +1,470 @@
+"""The host side of BG96 Figure 1 ("Flow Chart of Using TCP/IP AT Commands", BG96 TCP/IP
+AT Commands Manual chapter 1.1) as a sans-I/O state machine.
+
+The policy never touches a port or a clock. It is a generator that yields
+:class:`Action` objects (send a command line, wait for a URC, sleep, cut or restore
+power, find the port again) and receives an :class:`Outcome` for each, stamped with the
+time the driver observed it. Every number comes from the spec's ``flow_chart:`` section
+(:class:`Numbers`); the policy holds none of its own. Each decision is appended to
+``trace`` as (time, observation, action), which the flow-chart suite asserts on and the
+report attaches.
+
+:class:`Driver` runs the policy against a :class:`~atconform.transport.channel.Channel`
+and a power switch on any clock: real time for a lab modem, virtual time for the
+emulator.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Generator, Iterable
+
+from atconform.policy.backoff import BackoffRule
+from atconform.spec.models import Family
+
+
+# -- numbers ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Numbers:
+    """Figure 1's numbers, in seconds or counts, each read from the spec rule of that name."""
+
+    command_response_timeout: float
+    cpin_ready_within: float
+    creg_registered_within: float
+    ps_registration_poll: float
+    qiact_timeout: float
+    qideact_timeout: float
+    qideact_failures_before_reboot: int
+    qiopen_urc_timeout: float
+    qiopen_failures_before_reactivation: int
+    qiclose_timeout: float
+    ack_poll_interval: float
+    ack_poll_count: int
+    power_off_min: float
+    backoff: BackoffRule
+
+    @classmethod
+    def from_spec(cls, family: Family) -> "Numbers":
+        """Raises KeyError naming the missing rule when the spec lacks one."""
+        kw = {}
+        for name, typ in cls.__annotations__.items():
+            if name == "backoff":
+                continue
+            kw[name] = (int if typ == "int" else float)(family.rule(name).value)
+        return cls(backoff=BackoffRule.from_spec(family), **kw)
+
+
+# -- actions and outcomes --------------------------------------------------------------
+@dataclass(frozen=True)
+class Command:
+    """Send ``line``; wait at most ``timeout`` s for its final result code. ``data`` is
+    written after the ``>`` prompt (AT+QISEND)."""
+    line: str
+    timeout: float
+    data: bytes | None = None
+
+
+@dataclass(frozen=True)
+class WaitUrc:
+    """Wait at most ``timeout`` s for a URC whose text starts with ``prefix``."""
+    prefix: str
+    timeout: float
+
+
+@dataclass(frozen=True)
+class Sleep:
+    seconds: float
+
+
+@dataclass(frozen=True)
+class PowerOff:
+    pass
+
+
+@dataclass(frozen=True)
+class PowerOn:
+    pass
+
+
+@dataclass(frozen=True)
+class Reopen:
+    """Find the port again (it may come back under another path) within ``timeout`` s."""
+    timeout: float
+
+
+Action = Command | WaitUrc | Sleep | PowerOff | PowerOn | Reopen
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the driver saw, at time ``t`` (seconds on its clock).
+
+    For :class:`Command`: ``final`` is the final result code text, None when none came in
+    time; ``info`` the information text lines. For :class:`WaitUrc`: ``urc`` the URC text
+    or None. ``port_lost``: the port went away under the action (power loss, USB
+    re-enumeration). For :class:`Reopen`: ``ok``."""
+    t: float
+    final: str | None = None
+    info: tuple[str, ...] = ()
+    urc: str | None = None
+    port_lost: bool = False
+    ok: bool = True
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One line of the decision trace: at time ``t`` (s), having observed ``observation``,
+    the policy chose ``action``."""
+    t: float
+    observation: str
+    action: str
+
+    def __str__(self) -> str:
+        return f"{self.t:8.1f}  {self.observation}  ->  {self.action}"
+
+
+class GaveUp(Exception):
+    """The policy stopped: ``max_reboots`` reached, or a step it cannot recover from."""
+
+
+class _Reboot(Exception):
+    """Internal: unwind to the top of the flow and reboot (note 2, note 3)."""
+
+    def __init__(self, why: str):
+        super().__init__(why)
+        self.why = why
+
+
+class _PortLost(Exception):
+    """Internal: the port vanished (spontaneous reboot): find it again, start over."""
+
+
+Flow = Generator[Action, Outcome, object]
+
+
+# -- the policy --------------------------------------------------------------------------
+@dataclass
+class Target:
+    """What the flow brings up: context ``cid`` with ``apn``, and a socket
+    ``AT+QIOPEN=<cid>,<connect_id>,"<service>","<host>",<port>,0,<access_mode>``."""
+    host: str
+    port: int
+    cid: int = 1
+    connect_id: int = 0
+    service: str = "TCP"
+    access_mode: int = 0
+    apn: str = "internet"
+    username: str = ""
+    password: str = ""
+
+
+class FlowChartPolicy:
+    """Figure 1 as a state machine. ``numbers`` from the spec; ``poll_interval`` (s) is
+    how often the status queries (AT+CPIN?, AT+CREG?, AT+CGREG?/AT+CEREG?) repeat, which
+    the figure leaves open; ``max_reboots`` bounds an unattended run."""
+
+    def __init__(self, numbers: Numbers, target: Target, *, poll_interval: float = 1.0,
+                 max_reboots: int = 12, max_open_cycles: int = 20):
+        self.n = numbers
+        self.target = target
+        self.poll_interval = poll_interval
+        self.max_reboots = max_reboots
+        self.max_open_cycles = max_open_cycles
+        self.trace: list[Decision] = []
+        self.reboots = 0                 # consecutive reboots for failed commands (note 3)
+        self.total_reboots = 0
+        self.t = 0.0                     # time of the latest outcome
+        self._obs = "start"
+
+    # -- trace ---------------------------------------------------------------------------
+    def decide(self, action: str) -> None:
+        self.trace.append(Decision(round(self.t, 3), self._obs, action))
+
+    def _do(self, action: Action, label: str) -> Flow:
+        self.decide(label)
+        out = yield action
+        self.t = out.t
+        if out.port_lost:
+            self._obs = f"{label}: port lost"
+            raise _PortLost()
+        return out
+
+    def cmd(self, line: str, timeout: float | None = None, data: bytes | None = None) -> Flow:
+        """Send one line (note 1: wait for its final result code; reboot if none in
+        the command's time). Returns the outcome; raises _Reboot on no response."""
+        timeout = self.n.command_response_timeout if timeout is None else timeout
+        out = yield from self._do(Command(line, timeout, data), line)
+        if out.final is None:
+            self._obs = f"{line}: no response in {timeout:g}s"
+            raise _Reboot(self._obs)
+        self._obs = f"{line}: {'; '.join(out.info + (out.final,))}"
+        return out
+
+    # -- top level -----------------------------------------------------------------------
+    def run(self) -> Flow:
+        """From power-on to an open socket (``+QIOPEN: <connectID>,0``). Returns the
+        connectID. Raises GaveUp after ``max_reboots`` reboots."""
+        yield from self._now("start")
+        while True:
+            try:
+                yield from self.bring_up()
+                self.reboots = 0          # the chain of failed-command reboots is broken
+                return self.target.connect_id
+            except _Reboot as r:
+                yield from self.reboot(r.why)
+            except _PortLost:
+                yield from self.find_port()
+
+    def maintain(self, payload: bytes) -> Flow:
+        """TCP connection maintenance and detection: send ``payload``, then query
+        AT+QISEND=<connectID>,0 every ack_poll_interval s, ack_poll_count times; still
+        unacknowledged: AT+QICLOSE, then AT+QIOPEN. Returns True when acknowledged,
+        False when the connection was re-established instead."""
+        try:
+            return (yield from self._maintain(payload))
+        except _Reboot as r:
+            yield from self.reboot(r.why)
+            yield from self.run()
+            return False
+        except _PortLost:
+            yield from self.find_port()
+            yield from self.run()
+            return False
+
+    def _now(self, observation: str) -> Flow:
+        """Pick up the driver's time at the start of a flow (time passes between flows)."""
+        out = yield Sleep(0)
+        self.t = out.t
+        self._obs = observation
+
+    def _maintain(self, payload: bytes) -> Flow:
+        cnid = self.target.connect_id
+        yield from self._now("maintenance")
+        out = yield from self.cmd(f"AT+QISEND={cnid},{len(payload)}", data=payload)
+        if out.final != "SEND OK":
+            # reading: the figure has no branch for a failed send; a socket that takes no
+            # data is "abnormal" as much as one whose data is never acknowledged
+            yield from self.close_socket()
+            yield from self.open_socket()
+            return False
+        for _ in range(self.n.ack_poll_count):
+            yield from self._do(Sleep(self.n.ack_poll_interval), f"wait {self.n.ack_poll_interval:g}s")
+            out = yield from self.cmd(f"AT+QISEND={cnid},0")
+            unacked = _field(out.info, "+QISEND:", 2)
+            if unacked == 0:
+                return True
+        # "the TCP connection may be abnormal. Execute AT+QICLOSE ... then AT+QIOPEN"
+        yield from self.close_socket()
+        yield from self.open_socket()
+        return False
+
+    # -- steps of the figure ---------------------------------------------------------
+    def bring_up(self) -> Flow:
+        yield from self.cmd("AT")
+        yield from self.poll("AT+CPIN?", self.n.cpin_ready_within,
+                             lambda o: any("READY" in i for i in o.info), reboot=True)
+        yield from self.poll("AT+CREG?", self.n.creg_registered_within,
+                             lambda o: _field(o.info, "+CREG:", 1) in (1, 5), reboot=True)
+        # "Go to next step no matter whether it is registered on PS domain service or not"
+        yield from self.poll("AT+CGREG?", self.n.ps_registration_poll,
+                             lambda o: _field(o.info, "+CGREG:", 1) in (1, 5)
+                             or _field(o.info, "+CEREG:", 1) in (1, 5),
+                             reboot=False, also="AT+CEREG?")
+        t = self.target
+        out = yield from self.cmd(f'AT+QICSGP={t.cid},1,"{t.apn}","{t.username}","{t.password}",0')
+        if out.final != "OK":
+            raise _Reboot(self._obs)
+        yield from self.activate()
+        yield from self.open_socket()
+
+    def poll(self, line: str, within: float, good: Callable[[Outcome], bool], *, reboot: bool,
+             also: str | None = None) -> Flow:
+        """Query ``line`` (and ``also``) every poll_interval s until ``good``; after
+        ``within`` s reboot (or, with reboot False, go on)."""
+        start = self.t
+        deadline = start + within
+        while True:
+            out = yield from self.cmd(line)
+            if good(out):
+                return True
+            if also is not None:
+                out2 = yield from self.cmd(also)
+                if good(out2):
+                    return True
+            if self.t >= deadline:
+                if reboot:
+                    self._obs = f"{line}: not ready after {within:g}s"
+                    raise _Reboot(self._obs)
+                self._obs = f"{line}: not registered after {within:g}s, going on"
+                return False
+            wait = min(self.poll_interval, deadline - self.t)
+            yield from self._do(Sleep(wait), f"wait {wait:g}s")
+
+    def activate(self) -> Flow:
+        """AT+QIACT: no response in qiact_timeout s -> reboot; failure -> deactivate
+        (up to qideact_failures_before_reboot times) and activate again."""
+        cid = self.target.cid
+        for _ in range(self.max_open_cycles):
+            out = yield from self.cmd(f"AT+QIACT={cid}", self.n.qiact_timeout)
+            if out.final == "OK":
+                yield from self.cmd("AT+QIACT?")
+                return
+            yield from self.deactivate()
+        raise GaveUp(f"AT+QIACT={cid} failed {self.max_open_cycles} times")
+
+    def deactivate(self) -> Flow:
+        cid = self.target.cid
+        for _ in range(self.n.qideact_failures_before_reboot):
+            out = yield from self.cmd(f"AT+QIDEACT={cid}", self.n.qideact_timeout)
+            if out.final == "OK":
+                return
+        self._obs = f"AT+QIDEACT={cid}: failed {self.n.qideact_failures_before_reboot} times in a row"
+        raise _Reboot(self._obs)
+
+    def open_socket(self) -> Flow:
+        """AT+QIOPEN until "+QIOPEN: <connectID>,0"; no URC in qiopen_urc_timeout s ->
+        AT+QICLOSE; qiopen_failures_before_reactivation failures in a row -> deactivate,
+        activate, open again."""
+        t = self.target
+        failures = 0
+        for _ in range(self.max_open_cycles):
+            line = f'AT+QIOPEN={t.cid},{t.connect_id},"{t.service}","{t.host}",{t.port},0,{t.access_mode}'
+            out = yield from self.cmd(line, self.n.qiopen_urc_timeout)
+            if t.access_mode == 2:
+                if out.final == "CONNECT":
+                    return
+            elif out.final == "OK":
+                prefix = f"+QIOPEN: {t.connect_id},"
+                u = yield from self._do(WaitUrc(prefix, self.n.qiopen_urc_timeout), f"wait {prefix}")
+                if u.urc is None:
+                    self._obs = f"no {prefix} URC in {self.n.qiopen_urc_timeout:g}s"
+                    yield from self.close_socket()
+                elif u.urc == f"{prefix}0":
+                    self._obs = u.urc
+                    self.decide("connected")
+                    return
+                else:
+                    self._obs = u.urc
+                    yield from self.close_socket()
+            failures += 1
+            if failures >= self.n.qiopen_failures_before_reactivation:
+                self._obs = f"AT+QIOPEN failed {failures} times in a row"
+                failures = 0
+                yield from self.deactivate()
+                yield from self.activate()
+        raise GaveUp(f"AT+QIOPEN failed {self.max_open_cycles} times")
+
+    def close_socket(self) -> Flow:
+        yield from self.cmd(f"AT+QICLOSE={self.target.connect_id}", self.n.qiclose_timeout)
+
+    # -- reboot and back-off ---------------------------------------------------------
+    def reboot(self, why: str) -> Flow:
+        """Note 3's back-off, then "Power off: Send AT+QPOWD command, and then cut off
+        power after 12s or more", then power on."""
+        self.reboots += 1
+        self.total_reboots += 1
+        if self.total_reboots > self.max_reboots:
+            raise GaveUp(f"{self.max_reboots} reboots: {why}")
+        self._obs = why
+        delay = self.n.backoff.delay(self.reboots)
+        if delay:
+            yield from self._do(Sleep(delay), f"reboot #{self.reboots}: back off {delay:g}s")
+        # QPOWD may go unanswered (a hung modem): power is cut at QPOWD + power_off_min anyway
+        start = self.t
+        self.decide(f"reboot #{self.reboots}: AT+QPOWD")
+        out = yield Command("AT+QPOWD", self.n.power_off_min)
+        self.t = out.t
+        left = start + self.n.power_off_min - self.t
+        if left > 0:
+            out = yield Sleep(left)
+            self.t = out.t
+        self._obs = f"{self.n.power_off_min:g}s since AT+QPOWD"
+        yield from self._do(PowerOff(), "power off")
+        self._obs = "power is off"
+        yield from self._do(PowerOn(), "power on")
+        self._obs = "power is on"
+        yield from self.find_port()
+
+    def find_port(self) -> Flow:
+        out = yield from self._do(Reopen(self.n.command_response_timeout), "find port")
+        if not out.ok:
+            raise GaveUp(f"the port did not come back in {self.n.command_response_timeout:g}s")
+        self._obs = "port open"
+
+
+def _field(info: Iterable[str], prefix: str, index: int) -> int | None:
+    """Integer field ``index`` (0-based) of the first info line starting with ``prefix``."""
+    for line in info:
+        if line.startswith(prefix):
+            parts = [p.strip() for p in line[len(prefix):].split(",")]
+            if index < len(parts) and re.fullmatch(r"\d+", parts[index]):
+                return int(parts[index])
+    return None
+
+
+# -- the driver ------------------------------------------------------------------------
+class PowerSwitch:
+    """Power control: ``off()`` and ``on()``. In-process for the emulator; for a lab, the
+    IXIT's commands (a relay, a switchable USB hub port) run by :class:`CommandPowerSwitch`."""
+
+    def off(self) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def on(self) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class Driver:
+    """Runs a policy flow on a channel, a power switch and the channel's clock.
+
+    ``locate`` returns the port's current path (or None) after power-up: the emulator's
+    new pty, or the IXIT's stable path / udev-style pattern on a lab bench."""
+
+    def __init__(self, channel, power: PowerSwitch, locate: Callable[[], str | None]):
+        self.ch = channel
+        self.clock = channel.clock
+        self.power = power
+        self.locate = locate
+
+    def run(self, flow: Flow):
+        """Drive ``flow`` to its end and return its value."""
+        try:
+            action = next(flow)
+            while True:
+                action = flow.send(self.execute(action))
+        except StopIteration as stop:
+            return stop.value
+
+    def execute(self, a: Action) -> Outcome:
+        from atconform.transport.channel import ChannelError, NoFinalResult
+        clock = self.clock
+        if isinstance(a, Command):
+            if not self.ch.is_open:
+                return Outcome(clock.now(), port_lost=True)
+            try:
+                r = self.ch.command(a.line, timeout=a.timeout, data=a.data)
+            except NoFinalResult as e:
+                return Outcome(clock.now(), final=None, info=tuple(i.text for i in e.response.info))
+            except ChannelError:
+                return Outcome(clock.now(), port_lost=True)
+            return Outcome(clock.now(), final=r.final.text, info=tuple(i.text for i in r.info))
+        if isinstance(a, WaitUrc):
+            u = self.ch.wait_urc(lambda u: u.text.startswith(a.prefix), a.timeout)
+            if u is None and not self.ch.is_open:
+                return Outcome(clock.now(), port_lost=True)
+            return Outcome(clock.now(), urc=u.text if u else None)
+        if isinstance(a, Sleep):
+            clock.sleep(a.seconds)
+            return Outcome(clock.now())
+        if isinstance(a, PowerOff):
+            self.power.off()
+            return Outcome(clock.now())
+        if isinstance(a, PowerOn):
+            self.power.on()
+            return Outcome(clock.now())
+        if isinstance(a, Reopen):
+            if self.ch.is_open and self.ch.url == self.locate():
+                return Outcome(clock.now())
+            ok = self.ch.reopen(self.locate, a.timeout)
+            return Outcome(clock.now(), ok=ok)
+        raise TypeError(f"unknown action {a!r}")
