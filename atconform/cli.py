@@ -1,12 +1,13 @@
 """``atconform`` command line.
 
     atconform emulate --model bg96 [--pty | --tcp HOST:PORT] [--dns-port N] [--defects FILE]
+                      [--faults FILE]
     atconform report [results.jsonl] [--out DIR] | --diff OLD NEW
     atconform purposes [--model bg96]          list generated test purposes
 
 ``emulate`` prints ``PTY /dev/pts/N`` (or ``TCP host:port``) as its first stdout line and
 serves until SIGINT or SIGTERM (contract in DESIGN.md). It binds loopback only unless
---tcp names another address.
+--tcp names another address. With --faults each fault firing is reported on stderr.
 """
 from __future__ import annotations
 
@@ -27,6 +28,16 @@ def _emulate(args: argparse.Namespace) -> int:
         print(f"atconform emulate: no emulator for {args.model} yet (emulated: {', '.join(EMULATED_MODELS)})",
               file=sys.stderr)
         return 2
+    faults = None
+    if args.faults:
+        from atconform.emulator.faults import FaultPlan
+        from atconform.spec import load_family
+        try:
+            faults = FaultPlan.load(args.faults)
+            faults.check(load_family(args.model))
+        except (OSError, yaml.YAMLError, ValueError) as e:   # pydantic's ValidationError is a ValueError
+            print(f"atconform emulate: bad fault plan {args.faults}: {e}", file=sys.stderr)
+            return 2
     defects = None
     if args.defects:
         with open(args.defects, encoding="utf-8") as f:
@@ -35,14 +46,24 @@ def _emulate(args: argparse.Namespace) -> int:
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")
         tcp = (host or "127.0.0.1", int(port))
-    emu = Emulator(args.model, defects=defects, dns_port=args.dns_port, tcp=tcp)
-    print(f"PTY {emu.path}" if tcp is None else f"TCP {emu.path}", flush=True)
+    t0 = []
+
+    def report_fault(ev) -> None:
+        print(f"fault +{ev.time - t0[0]:.3f}s {ev.kind}: {ev.what}", file=sys.stderr, flush=True)
+
+    emu = Emulator(args.model, defects=defects, dns_port=args.dns_port, tcp=tcp, faults=faults,
+                   on_fault=report_fault)
+    t0.append(emu.modem.boot_time)          # times relative to the first power-on
 
     def stop(signum, frame):
         emu.loop._stopping = True
 
-    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGTERM, stop)     # before the first line: a caller may stop us at once
     signal.signal(signal.SIGINT, stop)
+    if faults is not None:
+        print(f"atconform emulate: {len(faults.faults)} fault(s) from {args.faults}, seed {faults.seed}",
+              file=sys.stderr, flush=True)
+    print(f"PTY {emu.path}" if tcp is None else f"TCP {emu.path}", flush=True)
     try:
         emu.serve_forever()
     finally:
@@ -73,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--tcp", metavar="HOST:PORT", help="serve the AT link on a TCP port (pyserial socket://)")
     e.add_argument("--dns-port", type=int, default=53, help="UDP port of the DNS servers the emulated network uses (default 53)")
     e.add_argument("--defects", metavar="FILE", help="YAML of planted defects (self-tests)")
+    e.add_argument("--faults", metavar="FILE",
+                   help="YAML fault plan: seeded runtime faults (no answer, errors, SIM/registration delays, "
+                        "pdpdeact, hang, reboot); example: atconform/emulator/faults_example.yaml")
     sub.add_parser("report", help="rebuild reports/compliance.{json,html} from results.jsonl (see atconform report -h)")
     p = sub.add_parser("purposes", help="list the generated test purposes of a model")
     p.add_argument("--model", default="bg96", choices=MODELS)

@@ -7,6 +7,10 @@ holds the behaviour a table cannot say: the PDP context and socket state machine
 (ping §2.1.11, NTP §2.1.12, DNS §2.1.13-2.1.14). Method names follow the manual.
 
 Readings the manual leaves open are marked ``# reading:``.
+
+Runtime faults (:mod:`atconform.emulator.faults`) belong to the module, not to its
+state: they survive power cycles. Command-line faults are applied by :class:`Dce`; the
+SIM, registration, acknowledgement, QIOPEN and timed ones (pdpdeact, dead, reboot) here.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import termios
 from dataclasses import dataclass, field
 
 from atconform.emulator.dce import Dce, Defects
+from atconform.emulator.faults import TIMED_KINDS, FaultPlan, FaultState
 from atconform.emulator.runtime import Loop, Net
 from atconform.protocol.commands import Match
 from atconform.spec.models import Family
@@ -114,21 +119,46 @@ class Bg96(Dce):
     """The BG96 module. Runs on ``loop``'s thread; ``output`` writes to the DTE."""
 
     def __init__(self, family: Family, loop: Loop, output, defects: Defects | None = None, *,
-                 dns_port: int = 53, dns_host: str = "127.0.0.1"):
+                 dns_port: int = 53, dns_host: str = "127.0.0.1", faults: FaultPlan | None = None,
+                 power_hook=None):
         self.loop = loop
         self.dns_host = dns_host
         self.net = Net(loop)
         self.dns_port = dns_port
         super().__init__(family, output, loop.clock, defects)
+        # power_hook("lost") on a power loss (the front end drops output the DTE has not
+        # taken), power_hook("on") at power-on before RDY
+        self.power_hook = power_hook
+        self.fault_plan: FaultPlan | None = None
+        self._fault_timers: list = []
+        self._auto_on = None                    # power-on timer of a spontaneous reboot
+        self.sockets: dict[int, Socket] = {}
+        self.set_faults(faults)
         self.power_on(announce=False)
 
     def defect(self, name: str) -> bool:
         return name in self.defects.behaviour
 
     # ---------------------------------------------------------------------- power
+    @property
+    def powered(self) -> bool:
+        return self.mode != "off"
+
     def power_on(self, announce: bool = True) -> None:
-        """Boot: every setting and all state back to defaults, ``RDY`` to the DTE."""
+        """Boot: every setting and all state back to defaults, ``RDY`` to the DTE. The
+        boot counter goes up; the faults of this boot are drawn and their timers set."""
+        if self.powered and self.sockets:
+            self.power_off()
+        self.cancel_timer(self._auto_on)
+        self._auto_on = None
+        self._cancel_fault_timers()
+        self._drop_hold()
+        self.dead = False
+        self.boot_count += 1
+        self.boot_time = self.clock.now()
         self.reset_settings()
+        if self.power_hook is not None and self.boot_count > 1:
+            self.power_hook("on")
         self.mode = "command"
         self.busy = False
         self._queued = []
@@ -142,13 +172,87 @@ class Bg96(Dce):
         self.creg_n = {"+CREG": 0, "+CGREG": 0, "+CEREG": 0}
         self.transparent_id: int | None = None   # last socket that left transparent mode
         self._prompt: dict | None = None
+        if self.fault_state is not None:
+            self.fault_state.begin_boot(self.boot_count)
+            self._arm_timed_faults()
         if announce:
             self.urc("RDY")
 
-    def power_off(self) -> None:
+    def power_off(self, discard: bool = False) -> None:
+        """Power off: sockets dropped, no input taken, no output. ``discard``: power loss,
+        output the DTE has not yet taken is lost too (AT+QPOWD's own output is not)."""
+        self.cancel_timer(self._auto_on)
+        self._auto_on = None
+        self._cancel_fault_timers()
+        self._drop_hold()
         for s in list(self.sockets.values()):
             self._drop_socket(s)
+        self._leave_data_mode()
         self.mode = "off"
+        self.busy = False
+        self._queued = []
+        self._line.clear()
+        if discard and self.power_hook is not None:
+            self.power_hook("lost")
+
+    # ------------------------------------------------------------------- faults
+    def call_later(self, delay: float, cb):
+        return self.loop.call_later(delay, cb)
+
+    def cancel_timer(self, handle) -> None:
+        Loop.cancel(handle)
+
+    def set_faults(self, plan: FaultPlan | None) -> None:
+        """Run ``plan`` from now on (fresh generator and counters; None: no faults).
+        Timed faults are armed for the current boot, relative to its power-on; one whose
+        time has passed fires at once. Raises ValueError for a command the spec lacks."""
+        if plan is not None:
+            plan.check(self.family)
+        self._cancel_fault_timers()
+        self.fault_plan = plan
+        self.fault_state = FaultState(plan) if plan is not None else None
+        if self.fault_state is not None and self.powered and self.boot_count:
+            self.fault_state.begin_boot(self.boot_count)
+            self._arm_timed_faults()
+
+    def _arm_timed_faults(self) -> None:
+        elapsed = self.clock.now() - self.boot_time
+        for f in self.fault_state.on:
+            if f.kind in TIMED_KINDS:
+                self._fault_timers.append(self.loop.call_later(max(0.0, f.at - elapsed),
+                                                               lambda f=f: self._timed_fault(f)))
+
+    def _cancel_fault_timers(self) -> None:
+        for h in self._fault_timers:
+            Loop.cancel(h)
+        self._fault_timers = []
+
+    def _timed_fault(self, f) -> None:
+        if not self.powered:
+            return
+        if f.kind == "pdpdeact":
+            was = self.contexts[f.cid].active
+            self.fault_fired(f.kind, f"network deactivates context {f.cid}" if was
+                             else f"context {f.cid} not active: nothing to deactivate")
+            self.network_deactivate(f.cid)
+        elif f.kind == "dead":
+            self.fault_fired(f.kind, "module hangs: no input taken, no output, until power-cycled")
+            self.dead = True
+        elif f.kind == "reboot":
+            self.fault_fired(f.kind, f"spontaneous reboot: power off, on again after {f.down:g} s")
+            self.power_off(discard=True)
+            self._auto_on = self.loop.call_later(f.down, self.power_on)
+
+    def _condition(self, kind: str, pred=None):
+        if self.fault_state is None:
+            return None
+        return self.fault_state.condition(kind, self.clock.now() - self.boot_time, pred)
+
+    def fault_error(self, m: Match, cme: int | None) -> None:
+        # a TCP/IP command also leaves its <err> for AT+QIGETERROR (§2.1.17)
+        if m.command.tcpip:
+            self.last_error = cme if cme is not None and self.family.error_text(cme) else 550
+        self.error(cme)
 
     # ---------------------------------------------------------------- error handling
     def invalid(self, m: Match | None) -> None:
@@ -184,6 +288,11 @@ class Bg96(Dce):
         self.ok()
 
     def cmd_CPIN_read(self, m: Match) -> None:
+        if self._condition("sim_not_ready") is not None:
+            # see SimNotReady: 27.007 §9.2.1 code 14, SIM busy (ERROR under AT+CMEE=0)
+            self.fault_fired("sim_not_ready", "AT+CPIN? refused: SIM busy (CME 14)")
+            self.error(14)
+            return
         self.info("+CPIN: READY")
         self.ok()
 
@@ -191,7 +300,11 @@ class Bg96(Dce):
         self.ok()
 
     def _reg_read(self, m: Match) -> None:
-        self.info(f"{m.command.name}: {self.creg_n[m.command.name]},1")   # registered, home
+        stat = 1                                                            # registered, home
+        if self._condition("registration_searching", lambda f: m.command.name in f.commands) is not None:
+            stat = 2                                                        # searching
+            self.fault_fired("registration_searching", f"AT{m.command.name}? reports <stat> 2 (searching)")
+        self.info(f"{m.command.name}: {self.creg_n[m.command.name]},{stat}")
         self.ok()
 
     def _reg_write(self, m: Match) -> None:
@@ -285,11 +398,16 @@ class Bg96(Dce):
         if not ctx.active:
             self.fail(561)           # reading: no active context -> ERROR, 561
             return
+        fault = (self.fault_state.command(("qiopen_urc",), m.command.name, m.command.key, "write", self.boot_count)
+                 if self.fault_state is not None else None)
         s = Socket(cid, cnid, stype, v["IP_address"], v["remote_port"], v.get("local_port", 0), mode,
                    server_id=cnid, state=OPENING)
         self.sockets[cnid] = s
         if mode != 2:
             self.succeed()           # OK now, "+QIOPEN: <connectID>,<err>" when done
+        if fault is not None:
+            self._qiopen_fault(s, fault.err)
+            return
         if stype == "TCP":
             local = (ctx.ip, s.local_port) if s.local_port else (ctx.ip, 0)
             self.net.tcp_connect(s.remote_ip, s.remote_port, local, lambda sock, err: self._opened(s, sock, err))
@@ -302,6 +420,17 @@ class Bg96(Dce):
         else:  # UDP SERVICE
             sock, err = self.net.udp_socket(None, 0, (ctx.ip, s.local_port))
             self.loop.call_later(0, lambda: self._opened(s, sock, err))
+
+    def _qiopen_fault(self, s: Socket, err: int | None) -> None:
+        if err is not None:
+            self.fault_fired("qiopen_urc", f"connectID {s.connect_id}: connection fails with <err> {err}")
+            self.loop.call_later(0, lambda: self._opened(s, None, err))
+            return
+        self.fault_fired("qiopen_urc", f"connectID {s.connect_id}: no +QIOPEN URC, socket stays Opening")
+        if s.access_mode == 2:
+            # no CONNECT and no ERROR ever; the module takes the next line (AT+QICLOSE)
+            self.current = None
+            self.busy = False
 
     def _opened(self, s: Socket, sock: socket.socket | None, err: int) -> None:
         if self.sockets.get(s.connect_id) is not s:   # closed or rebooted meanwhile
@@ -482,7 +611,15 @@ class Bg96(Dce):
 
     # ------------------------------------------------------------------ sending
     def _unacked(self, s: Socket) -> int:
-        if s.sock is None or s.service_type.startswith("UDP"):
+        if s.service_type.startswith("UDP"):
+            return 0
+        def hit(f) -> bool:
+            return f.connect_ids is None or s.connect_id in f.connect_ids
+
+        if self._condition("no_ack", hit) is not None:
+            self.fault_fired("no_ack", f"connectID {s.connect_id}: all {s.total_sent} sent bytes unacked")
+            return s.total_sent
+        if s.sock is None:
             return 0
         try:
             # Linux TIOCOUTQ (SIOCOUTQ) on a TCP socket: bytes not yet acknowledged

@@ -5,6 +5,10 @@ What it accepts comes from the same spec the harness checks against: a line that
 variant of the spec matches gets ERROR here. Handlers are methods named
 ``cmd_<KEY>_<form>`` (``cmd_QIOPEN_write``); a test form without a handler is answered
 from the spec's test-response templates.
+
+Runtime faults (:mod:`atconform.emulator.faults`) that match command lines are applied
+here, between matching a line and running its handler; the family module applies the
+rest.
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from typing import Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from atconform.emulator.faults import FaultEvent, FaultState
 from atconform.protocol.commands import Match, UnknownCommand, match_line, response_templates
 from atconform.spec.models import Family, FormKind
 
@@ -38,15 +43,32 @@ class Defects(BaseModel):
     behaviour: list[str] = Field(default_factory=list)
 
 
+# faults applied to a command line before its handler runs (qiopen_urc: in the handler)
+LINE_FAULTS = ("no_response", "qiact_hang", "error_result", "delayed_final")
+
+
 class Dce:
-    """Generic DCE. ``output`` receives bytes for the DTE; ``clock`` gives seconds."""
+    """Generic DCE. ``output`` receives bytes for the DTE; ``clock`` gives seconds.
+
+    Nothing goes out while the DCE is off (``mode`` "off") or ``dead`` (a fault); while a
+    delayed final result code is held, output collects behind it."""
 
     def __init__(self, family: Family, output: Callable[[bytes], None], clock, defects: Defects | None = None):
         self.family = family
         self.fr = family.framing
-        self.output = output
+        self._sink = output
         self.clock = clock
         self.defects = defects or Defects()
+        # faults: the family module sets fault_state and counts boots
+        self.fault_state: FaultState | None = None
+        self.fault_log: list[FaultEvent] = []
+        self.on_fault: Callable[[FaultEvent], None] | None = None
+        self.boot_count = 0
+        self.boot_time = clock.now()
+        self.dead = False
+        self._hold: bytearray | None = None      # output held behind a delayed final
+        self._hold_timer = None
+        self._final_delay: float | None = None   # delay for the current command's final
         self._line = bytearray()
         self.mode = "command"           # command | prompt | data | off
         self.busy = False               # a command awaits its (deferred) final result
@@ -61,7 +83,7 @@ class Dce:
 
     # -- input ----------------------------------------------------------------------
     def receive(self, data: bytes) -> None:
-        if self.mode == "off":
+        if self.mode == "off" or self.dead:
             return
         if self.mode == "data":
             self.data_input(data)
@@ -79,7 +101,7 @@ class Dce:
             if b == ord(self.fr.s3):
                 line = bytes(self._line)
                 self._line.clear()
-                if self.busy:
+                if self.busy or self._hold is not None:
                     self._queued.append(line)
                 else:
                     self.execute_line(line)
@@ -97,6 +119,15 @@ class Dce:
         pass
 
     # -- output ---------------------------------------------------------------------
+    def output(self, data: bytes) -> None:
+        """Bytes to the DTE: none while off or dead; behind a held final while one is."""
+        if self.mode == "off" or self.dead or not data:
+            return
+        if self._hold is not None:
+            self._hold += data
+            return
+        self._sink(data)
+
     def _frame(self, text: str) -> bytes:
         if self.verbose:
             return b"\r\n" + text.encode("latin-1") + b"\r\n"
@@ -114,6 +145,11 @@ class Dce:
         cmd = self.current.command.name if self.current else None
         self.busy = False
         self.current = None
+        delay, self._final_delay = self._final_delay, None
+        if delay is not None and self._hold is None:
+            # delayed_final fault: this result code and everything after it wait
+            self._hold = bytearray()
+            self._hold_timer = self.call_later(delay, self._release_hold)
         if not (text == "OK" and cmd in self.defects.drop_final_ok):
             if self.verbose:
                 self.output(b"\r\n" + text.encode("latin-1") + b"\r\n")
@@ -125,7 +161,19 @@ class Dce:
                     self.output(text.encode("latin-1") + b"\r\n")
         if cmd in self.defects.urc_after:
             self.urc(self.defects.urc_after[cmd])
+        if self._hold is None:      # a held final keeps the DCE busy until it is out
+            self._run_queued()
+
+    def _release_hold(self) -> None:
+        data, self._hold, self._hold_timer = self._hold, None, None
+        if data:
+            self.output(data)
         self._run_queued()
+
+    def _drop_hold(self) -> None:
+        """Forget held output and any pending delay (power loss)."""
+        self.cancel_timer(self._hold_timer)
+        self._hold = self._hold_timer = self._final_delay = None
 
     def ok(self) -> None:
         self.final("OK")
@@ -143,11 +191,12 @@ class Dce:
         self.output(b"\r\n" + self.fr.prompt.encode())
 
     def _run_queued(self) -> None:
-        while self._queued and not self.busy and self.mode == "command":
+        while self._queued and not self.busy and self._hold is None and self.mode == "command":
             self.execute_line(self._queued.pop(0))
 
     # -- dispatch -------------------------------------------------------------------
     def execute_line(self, raw: bytes) -> None:
+        self._final_delay = None     # a delay is for the final of the line that armed it
         text = raw.decode("latin-1").strip()
         if not text:
             return
@@ -168,6 +217,8 @@ class Dce:
                 return
             self.invalid(m)
             return
+        if self.fault_state is not None and self.line_fault(m):
+            return
         if m.form.kind is FormKind.write and m.command.name in self.defects.reject_valid:
             self.error()
             return
@@ -179,6 +230,45 @@ class Dce:
             self.unsupported(m)
             return
         handler(m)
+
+    # -- faults ---------------------------------------------------------------------
+    def call_later(self, delay: float, cb: Callable[[], None]):
+        """A timer on the DCE's clock (the family module has the event loop)."""
+        raise NotImplementedError
+
+    def cancel_timer(self, handle) -> None:
+        raise NotImplementedError
+
+    def fault_fired(self, kind: str, what: str) -> None:
+        ev = FaultEvent(self.clock.now(), kind, what)
+        self.fault_log.append(ev)
+        if self.on_fault is not None:
+            self.on_fault(ev)
+
+    def line_fault(self, m: Match) -> bool:
+        """Apply a command-line fault to an accepted line; True when it took the line.
+        Only lines the spec accepts are matched: a malformed line keeps its ERROR."""
+        form = m.form.kind.value
+        f = self.fault_state.command(LINE_FAULTS, m.command.name, m.command.key, form, self.boot_count)
+        if f is None:
+            return False
+        name = f"{m.command.at_name} ({form})"
+        if f.kind in ("no_response", "qiact_hang"):
+            self.fault_fired(f.kind, f"{name}: swallowed, no response")
+            self.current = None
+            self.busy = False
+            return True
+        if f.kind == "error_result":
+            self.fault_fired(f.kind, f"{name}: error instead of running (cme {f.cme})")
+            self.fault_error(m, f.cme)
+            return True
+        self.fault_fired(f.kind, f"{name}: final result code held back {f.delay:g} s")
+        self._final_delay = f.delay
+        return False
+
+    def fault_error(self, m: Match, cme: int | None) -> None:
+        """The error_result fault's answer."""
+        self.error(cme)
 
     def invalid(self, m: Match | None) -> None:
         """A line the spec does not accept: wrong syntax, type or range."""
