@@ -81,6 +81,12 @@ class RealClock:
     def clear_flight(self, key: str) -> None:
         pass
 
+    def listen(self, key: str) -> None:
+        pass
+
+    def unlisten(self, key: str) -> None:
+        pass
+
 
 @dataclass(eq=False)
 class _Party:
@@ -119,6 +125,7 @@ class VirtualClock:
         self.cond = threading.Condition(threading.RLock())
         self._parties: dict[int, _Party] = {}
         self._flight: dict[str, int] = {}
+        self._listening: set[str] = set()
         self.jumps: list[Jump] = []
 
     # -- time -----------------------------------------------------------------------
@@ -228,6 +235,19 @@ class VirtualClock:
                     self._flight.pop(key, None)
                 self._maybe_advance()
 
+    def listen(self, key: str) -> None:
+        """A party reads link ``key`` from now on: its bytes in flight hold the clock.
+        (Bytes written to a port nobody has open, such as a modem's ``RDY`` on a freshly
+        enumerated port, must not stop time for ever.)"""
+        with self.cond:
+            self._listening.add(key)
+
+    def unlisten(self, key: str) -> None:
+        with self.cond:
+            self._listening.discard(key)
+            self._flight.pop(key, None)
+            self._maybe_advance()
+
     def clear_flight(self, key: str) -> None:
         """Link ``key`` is gone (port closed): what was in flight is lost."""
         with self.cond:
@@ -259,7 +279,7 @@ class VirtualClock:
 
     def _maybe_advance(self) -> None:
         """Called under ``cond`` whenever a party blocks: jump if everyone is idle."""
-        if not self._parties or self._flight:
+        if not self._parties or any(k in self._listening for k in self._flight):
             return
         if any(not p.blocked for p in self._parties.values()):
             return

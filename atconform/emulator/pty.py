@@ -29,6 +29,7 @@ class PtyPort:
         self._out = bytearray()
         self.closed = False
         loop.add_reader(self.master, self._readable)
+        loop.clock.listen(self.path + ">dce")
 
     def _readable(self) -> None:
         try:
@@ -78,6 +79,7 @@ class PtyPort:
     def close(self) -> None:
         self.closed = True
         self.loop.forget(self.master)
+        self.loop.clock.unlisten(self.path + ">dce")
         self.loop.clock.clear_flight(self.path + ">")
         for fd in (self.master, self.slave):
             try:

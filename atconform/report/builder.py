@@ -24,7 +24,7 @@ Report shape (schema ``atconform.compliance/1``; every value is JSON-serialisabl
               "purposes": [
                 {"purpose", "title", "form", "verdict", "reason", "duration",
                  "section", "source", "nodeid", "emulator_only", "finished",
-                 "runs"},                      # runs: times this purpose was recorded
+                 "runs", "trace"},             # runs: times recorded; trace: decision trace text or ""
                 ...
               ],
             }, ...
@@ -205,6 +205,7 @@ def build_report(
                 "emulator_only": bool(rec.get("emulator_only", False)),
                 "finished": _str(rec.get("finished")),
                 "runs": (previous["runs"] + 1) if previous else 1,
+                "trace": _str(rec.get("trace")),   # a policy's decision trace, when the test ran one
             }
             result_meta[key] = _str(rec.get("command")) or NO_COMMAND
 

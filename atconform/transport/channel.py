@@ -69,6 +69,9 @@ class Channel:
         """Open the port. Raises serial.SerialException when it is not there."""
         self._serial = serial.serial_for_url(self.url, baudrate=self.baud, timeout=0.05,
                                              write_timeout=10, exclusive=None)
+        # pyserial flushes the input on open: bytes counted in flight to us are gone
+        self.clock.clear_flight(self.url + ">dte")
+        self.clock.listen(self._rx_key)
         self._stop.clear()
         self.reader_error = None
         self._reader = threading.Thread(target=self._read_loop, name=f"at-reader {self.url}", daemon=True)
@@ -85,6 +88,7 @@ class Channel:
             except Exception:   # the device may be gone already (power off, USB unplug)
                 pass
         self._serial = None
+        self.clock.unlisten(self._rx_key)
         self.clock.clear_flight(self.url + ">")
 
     @property
