@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench import roundtrip, suite, throughput
+from bench import roundtrip, suite, throughput, virtual_time
 from bench.roundtrip import BenchError
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -88,6 +88,8 @@ def table(res: dict) -> str:
                "bulk* = pyserial read(in_waiting) loop, for reference")
     out.append("")
     out.extend(throughput_table(res.get("throughput")))
+    out.append("")
+    out.extend(virtual_time.table(res.get("virtual_time")))
     return "\n".join(out)
 
 
@@ -145,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="fewer round trips (3 x 50), 256 KiB throughput payload, no conformance run")
     ap.add_argument("--skip-suite", action="store_true", help="skip the full conformance run")
     ap.add_argument("--skip-throughput", action="store_true", help="skip the throughput measurements")
+    ap.add_argument("--skip-virtual", action="store_true", help="skip the virtual-time scenarios")
     ap.add_argument("--throughput-kib", type=int,
                     help="throughput payload in KiB (default 1024, quick 256)")
     ap.add_argument("--blocks", type=int, help="alternating block pairs (default 5, quick 3)")
@@ -182,6 +185,11 @@ def main(argv: list[str] | None = None) -> int:
             res["throughput"] = throughput.run(tp_bytes)
         except BenchError as e:
             res["throughput"] = {"bytes": tp_bytes, "error": str(e)}
+
+    res["virtual_time"] = None
+    if not args.skip_virtual:
+        print("measuring virtual-time scenarios ...", file=sys.stderr, flush=True)
+        res["virtual_time"] = virtual_time.run(3 if args.quick else 5)
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")

@@ -84,8 +84,21 @@ def test_port_mode_gives_the_same_verdicts(default_run, tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert report["runs"][0]["mode"] == "port"
     _, default_verdicts, _ = default_run
-    emulator_only = {p.id for p in PURPOSES if p.emulator_only} | {"BG96/SCENARIO/2.2.5/pdpdeact"}
+    flagged = {p["purpose"] for fam in report["families"] for c in fam["commands"] for p in c["purposes"]
+               if p["emulator_only"]}
+    emulator_only = {p.id for p in PURPOSES if p.emulator_only} | {"BG96/SCENARIO/2.2.5/pdpdeact"} | flagged
     assert emulator_only, "the spec should mark QPOWD cases emulator-only"
+    # Figure 1: timing conformance runs on the port; the recovery-policy tests need the
+    # emulator's virtual clock and faults and say so
+    flow = {pid: v for pid, v in verdicts.items() if pid.startswith("BG96/FLOWCHART/")}
+    assert {pid for pid in flow if pid.startswith("BG96/FLOWCHART/timing/")} == {
+        "BG96/FLOWCHART/timing/startup", "BG96/FLOWCHART/timing/context", "BG96/FLOWCHART/timing/socket"}
+    for pid, (verdict, reason) in flow.items():
+        if pid.startswith("BG96/FLOWCHART/timing/"):
+            assert verdict == "pass", (pid, reason)
+        else:
+            assert verdict == "skipped" and "virtual clock and fault injection" in reason, (pid, verdict, reason)
+    assert len(flow) >= 20
     for pid, (verdict, reason) in verdicts.items():
         if pid in emulator_only:
             assert verdict == "skipped" and "emulator only" in reason, (pid, verdict, reason)
@@ -137,3 +150,26 @@ def test_planted_range_defects_fail_boundary_and_bad_input_cases(tmp_path):
     v, reason = verdicts["BG96/QIDEACT/WRITE/contextID/above-max"]
     assert v == "fail" and "was accepted with OK" in reason
     assert verdicts["BG96/QIDEACT/WRITE/contextID/max"][0] == "pass"
+
+
+def test_standalone_emulator_reproduces_a_fault_seen_from_outside(tmp_path):
+    """``atconform emulate --faults``: a lab's own host software (here: the suite through
+    --port) sees the planned fault, AT+QIACT failing, and nothing else."""
+    plan = tmp_path / "faults.yaml"
+    plan.write_text("seed: 1\nfaults:\n  - {kind: error_result, command: +QIACT, form: write}\n")
+    emu = subprocess.Popen([sys.executable, "-m", "atconform.cli", "emulate", "--model", "bg96", "--pty",
+                            "--faults", str(plan)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+    try:
+        first = emu.stdout.readline().split()
+        assert first[0] == "PTY"
+        proc, verdicts, _ = run_suite(tmp_path / "reports", "--port", first[1], "--model", "bg96",
+                                      "-k", "answer_in_time")
+    finally:
+        emu.send_signal(signal.SIGTERM)
+        _, err = emu.communicate(timeout=10)
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    v, reason = verdicts["BG96/FLOWCHART/timing/context"]
+    assert v == "fail" and "AT+QIACT=1: ERROR" in reason, (v, reason)
+    assert verdicts["BG96/FLOWCHART/timing/startup"][0] == "pass"
+    assert "error_result" in err
