@@ -51,6 +51,7 @@ def mutated_specs(tmp: Path, rule: str, value) -> Path:
 MUTATIONS = [
     # (rule, mutated value, tests that must fail)
     ("command_response_timeout", 61, ["test_no_response_in_60s_reboots", "test_recovery_from_a_dead_modem"]),
+    ("command_response_timeout", 58, ["test_final_result_within_60s_is_waited_for"]),
     ("qiopen_failures_before_reactivation", 4, ["test_five_open_failures_reactivate_the_context",
                                                 "test_four_open_failures_keep_the_context"]),
     ("reboot_backoff", [0, 300, 1800, 3600], ["test_backoff_across_seven_failing_reboots"]),
@@ -69,7 +70,7 @@ def test_unmutated_spec_passes_the_rules(tmp_path):
     assert {n: got.get(n) for n in names} == {n: "PASSED" for n in names}
 
 
-@pytest.mark.parametrize("rule,value,must_fail", MUTATIONS, ids=[m[0] for m in MUTATIONS])
+@pytest.mark.parametrize("rule,value,must_fail", MUTATIONS, ids=[f"{m[0]}={m[1]}" for m in MUTATIONS])
 def test_mutated_number_fails_its_rule(tmp_path, rule, value, must_fail):
     got = run_flowchart(mutated_specs(tmp_path, rule, value), tmp_path, " or ".join(must_fail))
     assert {n: got.get(n) for n in must_fail} == {n: "FAILED" for n in must_fail}, got

@@ -194,6 +194,19 @@ def test_no_response_in_60s_reboots(flow_bench):
 
 
 @EMU_ONLY
+@purpose("command_response_timeout/in-time", "A final result code after 59 s is waited for: no reboot",
+         "+CREG")
+def test_final_result_within_60s_is_waited_for(flow_bench):
+    """ "you need to wait for the final response ... of the last AT command you entered
+    before you enter the next AT command": a slow answer inside 60 s is not a failure. """
+    b = flow_bench([{"kind": "delayed_final", "command": "+CREG", "form": "read", "delay": 59, "times": 1}])
+    p = b.policy()
+    b.run(p.run())
+    expect_trace(b, [(0, "AT"), (0, "AT+CPIN?"), (0, "AT+CREG?"), (59, "AT+CGREG?")] + after_registration(59))
+    assert p.total_reboots == 0
+
+
+@EMU_ONLY
 @purpose("cpin_ready_within", "(U)SIM not identified in 20 s: reboot", "+CPIN")
 def test_sim_not_ready_in_20s_reboots(flow_bench):
     """ "If failed to identify (U)SIM card in 20s, then reboot the module." """
