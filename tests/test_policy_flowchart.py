@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from atconform.policy.flowchart import (
-    Command, FlowChartPolicy, GaveUp, Numbers, Outcome, PowerOff, PowerOn, Reopen, Sleep, Target, WaitUrc,
+    Command, FlowChartPolicy, drive, GaveUp, Numbers, Outcome, PowerOff, PowerOn, Reopen, Sleep, Target, WaitUrc,
 )
 from atconform.spec import load_family
 
@@ -41,12 +41,7 @@ class Script:
         return Outcome(self.t, final=final, info=tuple(info))
 
     def drive(self, flow):
-        try:
-            a = next(flow)
-            while True:
-                a = flow.send(self.outcome(a))
-        except StopIteration as s:
-            return s.value
+        return drive(flow, self.outcome)
 
 
 FAMILY = load_family("bg96")

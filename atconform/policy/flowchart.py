@@ -403,6 +403,17 @@ def _field(info: Iterable[str], prefix: str, index: int) -> int | None:
 
 
 # -- the driver ------------------------------------------------------------------------
+def drive(flow: Flow, execute: Callable[[Action], Outcome]):
+    """Feed ``flow`` the outcome of each action it yields, by ``execute``, to its end;
+    returns the flow's value (exceptions such as GaveUp pass through)."""
+    try:
+        action = next(flow)
+        while True:
+            action = flow.send(execute(action))
+    except StopIteration as stop:
+        return stop.value
+
+
 class PowerSwitch:
     """Power control: ``off()`` and ``on()``. In-process for the emulator; for a lab, the
     IXIT's commands (a relay, a switchable USB hub port) run by :class:`CommandPowerSwitch`."""
@@ -428,12 +439,7 @@ class Driver:
 
     def run(self, flow: Flow):
         """Drive ``flow`` to its end and return its value."""
-        try:
-            action = next(flow)
-            while True:
-                action = flow.send(self.execute(action))
-        except StopIteration as stop:
-            return stop.value
+        return drive(flow, self.execute)
 
     def execute(self, a: Action) -> Outcome:
         from atconform.transport.channel import ChannelError, NoFinalResult

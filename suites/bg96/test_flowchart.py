@@ -157,6 +157,14 @@ def expect_trace(bench, expected: list[tuple[float, str]]) -> None:
         raise AssertionError(f"{len(got)} decisions, expected {len(expected)}\n" + bench.trace_text())
 
 
+def connect(flow_bench, faults: list[dict] | None = None):
+    """A bench with ``faults`` and a policy run to an open socket: (bench, policy)."""
+    b = flow_bench(faults)
+    p = b.policy()
+    b.run(p.run())
+    return b, p
+
+
 def round_trip(bench, payload: bytes) -> None:
     """(d): send ``payload`` on the open socket, read the echo back, compare both ends."""
     ch = bench.channel
@@ -186,9 +194,7 @@ def test_no_response_in_60s_reboots(flow_bench):
     """ "Please note that you need to wait for the final response ... of the last AT command
     you entered before you enter the next AT command. You can reboot the module if the
     module fails to get response in 60s." """
-    b = flow_bench([{"kind": "no_response", "command": "+CREG", "form": "read", "times": 1}])
-    p = b.policy()
-    b.run(p.run())
+    b, p = connect(flow_bench, [{"kind": "no_response", "command": "+CREG", "form": "read", "times": 1}])
     expect_trace(b, [(0, "AT"), (0, "AT+CPIN?"), (0, "AT+CREG?")] + reboot(1, 60) + bring_up(72))
     assert observed(b, "reboot #1")[0] == "AT+CREG?: no response in 60s"
 
@@ -199,9 +205,7 @@ def test_no_response_in_60s_reboots(flow_bench):
 def test_final_result_within_60s_is_waited_for(flow_bench):
     """ "you need to wait for the final response ... of the last AT command you entered
     before you enter the next AT command": a slow answer inside 60 s is not a failure. """
-    b = flow_bench([{"kind": "delayed_final", "command": "+CREG", "form": "read", "delay": 59, "times": 1}])
-    p = b.policy()
-    b.run(p.run())
+    b, p = connect(flow_bench, [{"kind": "delayed_final", "command": "+CREG", "form": "read", "delay": 59, "times": 1}])
     expect_trace(b, [(0, "AT"), (0, "AT+CPIN?"), (0, "AT+CREG?"), (59, "AT+CGREG?")] + after_registration(59))
     assert p.total_reboots == 0
 
@@ -210,9 +214,7 @@ def test_final_result_within_60s_is_waited_for(flow_bench):
 @purpose("cpin_ready_within", "(U)SIM not identified in 20 s: reboot", "+CPIN")
 def test_sim_not_ready_in_20s_reboots(flow_bench):
     """ "If failed to identify (U)SIM card in 20s, then reboot the module." """
-    b = flow_bench([{"kind": "sim_not_ready", "seconds": 25, "boots": 1}])
-    p = b.policy()
-    b.run(p.run())
+    b, p = connect(flow_bench, [{"kind": "sim_not_ready", "seconds": 25, "boots": 1}])
     expect_trace(b, [(0, "AT")] + polls("AT+CPIN?", 0, 20) + reboot(1, 20) + bring_up(32))
     assert observed(b, "reboot #1")[0] == "AT+CPIN?: not ready after 20s"
 
@@ -221,9 +223,7 @@ def test_sim_not_ready_in_20s_reboots(flow_bench):
 @purpose("cpin_ready_within/in-time", "(U)SIM identified at 19 s: no reboot", "+CPIN")
 def test_sim_ready_within_20s_goes_on(flow_bench):
     """ "Identify (U)SIM card" within "20s": the flow goes on without a reboot. """
-    b = flow_bench([{"kind": "sim_not_ready", "seconds": 19}])
-    p = b.policy()
-    b.run(p.run())
+    b, p = connect(flow_bench, [{"kind": "sim_not_ready", "seconds": 19}])
     expect_trace(b, [(0, "AT")] + polls("AT+CPIN?", 0, 19) + [(19, "AT+CREG?"), (19, "AT+CGREG?")]
                  + after_registration(19))
 
@@ -232,9 +232,7 @@ def test_sim_ready_within_20s_goes_on(flow_bench):
 @purpose("creg_registered_within", "Not registered on CS domain service in 90 s: reboot", "+CREG")
 def test_cs_registration_in_90s_or_reboot(flow_bench):
     """ "If failed to register on CS domain service in 90s, then reboot the module." """
-    b = flow_bench([{"kind": "registration_searching", "commands": ["+CREG"], "boots": 1}])
-    p = b.policy()
-    b.run(p.run())
+    b, p = connect(flow_bench, [{"kind": "registration_searching", "commands": ["+CREG"], "boots": 1}])
     expect_trace(b, [(0, "AT"), (0, "AT+CPIN?")] + polls("AT+CREG?", 0, 90) + reboot(1, 90) + bring_up(102))
 
 
@@ -244,9 +242,7 @@ def test_cs_registration_in_90s_or_reboot(flow_bench):
 def test_ps_registration_polled_60s_then_go_on(flow_bench):
     """ "Query PS service in 60s by AT+CGREG?/AT+CEREG? ... Go to next step no matter
     whether it is registered on PS domain service or not in 60s." """
-    b = flow_bench([{"kind": "registration_searching", "commands": ["+CGREG", "+CEREG"]}])
-    p = b.policy()
-    b.run(p.run())
+    b, p = connect(flow_bench, [{"kind": "registration_searching", "commands": ["+CGREG", "+CEREG"]}])
     expect_trace(b, [(0, "AT"), (0, "AT+CPIN?"), (0, "AT+CREG?")]
                  + polls("AT+CGREG?", 0, 60, also="AT+CEREG?") + after_registration(60))
     assert p.total_reboots == 0
@@ -256,9 +252,7 @@ def test_ps_registration_polled_60s_then_go_on(flow_bench):
 @purpose("qiact_timeout", "No response for AT+QIACT in 150 s: reboot", "+QIACT")
 def test_qiact_no_response_in_150s_reboots(flow_bench):
     """ "Reboot the module if there is no response for AT+QIACT in 150s." """
-    b = flow_bench([{"kind": "qiact_hang", "times": 1}])
-    p = b.policy()
-    b.run(p.run())
+    b, p = connect(flow_bench, [{"kind": "qiact_hang", "times": 1}])
     expect_trace(b, bring_up(0)[:6] + reboot(1, 150) + bring_up(162))
     assert observed(b, "reboot #1")[0] == "AT+QIACT=1: no response in 150s"
 
@@ -268,9 +262,7 @@ def test_qiact_no_response_in_150s_reboots(flow_bench):
 def test_qiact_failure_deactivates_then_activates(flow_bench):
     """ "Failed to activate the PDP context" -> "Deactivate the PDP context by
     AT+QIDEACT" -> "Activate the PDP context by AT+QIACT". """
-    b = flow_bench([{"kind": "error_result", "command": "+QIACT", "form": "write", "times": 1}])
-    p = b.policy()
-    b.run(p.run())
+    b, p = connect(flow_bench, [{"kind": "error_result", "command": "+QIACT", "form": "write", "times": 1}])
     expect_trace(b, bring_up(0)[:6] + [(0, "AT+QIDEACT=1")] + after_registration(0)[1:])
 
 
@@ -278,10 +270,8 @@ def test_qiact_failure_deactivates_then_activates(flow_bench):
 @purpose("qideact_timeout", "No response for AT+QIDEACT in 40 s: reboot", "+QIDEACT")
 def test_qideact_no_response_in_40s_reboots(flow_bench):
     """ "reboot the module if there is no response for AT+QIDEACT in 40s." """
-    b = flow_bench([{"kind": "error_result", "command": "+QIACT", "form": "write", "times": 1},
+    b, p = connect(flow_bench, [{"kind": "error_result", "command": "+QIACT", "form": "write", "times": 1},
                     {"kind": "no_response", "command": "+QIDEACT", "times": 1}])
-    p = b.policy()
-    b.run(p.run())
     expect_trace(b, bring_up(0)[:6] + [(0, "AT+QIDEACT=1")] + reboot(1, 40) + bring_up(52))
 
 
@@ -290,10 +280,8 @@ def test_qideact_no_response_in_40s_reboots(flow_bench):
 def test_three_qideact_failures_reboot(flow_bench):
     """ "If failed to deactivate the PDP context for 3 times continuously, then reboot the
     module." """
-    b = flow_bench([{"kind": "error_result", "command": "+QIACT", "form": "write", "times": 1},
+    b, p = connect(flow_bench, [{"kind": "error_result", "command": "+QIACT", "form": "write", "times": 1},
                     {"kind": "error_result", "command": "+QIDEACT", "times": 3}])
-    p = b.policy()
-    b.run(p.run())
     expect_trace(b, bring_up(0)[:6] + [(0, "AT+QIDEACT=1")] * 3 + reboot(1, 0) + bring_up(12))
     assert observed(b, "reboot #1")[0] == "AT+QIDEACT=1: failed 3 times in a row"
 
@@ -303,10 +291,8 @@ def test_three_qideact_failures_reboot(flow_bench):
          "+QIDEACT")
 def test_two_qideact_failures_do_not_reboot(flow_bench):
     """ "for 3 times continuously": two failures are not yet a reason to reboot. """
-    b = flow_bench([{"kind": "error_result", "command": "+QIACT", "form": "write", "times": 1},
+    b, p = connect(flow_bench, [{"kind": "error_result", "command": "+QIACT", "form": "write", "times": 1},
                     {"kind": "error_result", "command": "+QIDEACT", "times": 2}])
-    p = b.policy()
-    b.run(p.run())
     expect_trace(b, bring_up(0)[:6] + [(0, "AT+QIDEACT=1")] * 3 + after_registration(0)[1:])
     assert p.total_reboots == 0
 
@@ -315,9 +301,7 @@ def test_two_qideact_failures_do_not_reboot(flow_bench):
 @purpose("qiopen_urc_timeout", "No +QIOPEN URC in 150 s: close the connection", "+QIOPEN")
 def test_no_qiopen_urc_in_150s_closes(flow_bench):
     """ "If failed to get response of AT+QIOPEN in 150s, then close connection." """
-    b = flow_bench([{"kind": "qiopen_urc", "err": None, "times": 1}])
-    p = b.policy()
-    b.run(p.run())
+    b, p = connect(flow_bench, [{"kind": "qiopen_urc", "err": None, "times": 1}])
     expect_trace(b, bring_up(0)[:-1] + [(150, "AT+QICLOSE=0"), (150, QIOPEN), (150, "wait +QIOPEN: 0,"),
                                         (150, "connected")])
     assert observed(b, "AT+QICLOSE=0") == ["no +QIOPEN: 0, URC in 150s"]
@@ -329,9 +313,7 @@ def test_no_qiopen_urc_in_150s_closes(flow_bench):
 def test_five_open_failures_reactivate_the_context(flow_bench):
     """ "If failed to open connection for 5 times continuously, deactivate the PDP context
     first, and then re-activate the PDP context and open connection again." """
-    b = flow_bench([{"kind": "qiopen_urc", "err": 566, "times": 5}])
-    p = b.policy()
-    b.run(p.run())
+    b, p = connect(flow_bench, [{"kind": "qiopen_urc", "err": 566, "times": 5}])
     failed_open = [(0, QIOPEN), (0, "wait +QIOPEN: 0,"), (0, "AT+QICLOSE=0")]
     expect_trace(b, bring_up(0)[:7] + failed_open * 5 + [(0, "AT+QIDEACT=1"), (0, "AT+QIACT=1"), (0, "AT+QIACT?"),
                                                        (0, QIOPEN), (0, "wait +QIOPEN: 0,"), (0, "connected")])
@@ -342,9 +324,7 @@ def test_five_open_failures_reactivate_the_context(flow_bench):
 @purpose("qiopen_failures_before_reactivation/four", "4 failed opens: the context is kept", "+QIOPEN")
 def test_four_open_failures_keep_the_context(flow_bench):
     """ "for 5 times continuously": after four failures the fifth attempt just opens. """
-    b = flow_bench([{"kind": "qiopen_urc", "err": 566, "times": 4}])
-    p = b.policy()
-    b.run(p.run())
+    b, p = connect(flow_bench, [{"kind": "qiopen_urc", "err": 566, "times": 4}])
     failed_open = [(0, QIOPEN), (0, "wait +QIOPEN: 0,"), (0, "AT+QICLOSE=0")]
     expect_trace(b, bring_up(0)[:7] + failed_open * 4 + [(0, QIOPEN), (0, "wait +QIOPEN: 0,"), (0, "connected")])
 
@@ -354,10 +334,8 @@ def test_four_open_failures_keep_the_context(flow_bench):
 def test_qiclose_no_response_in_10s_reboots(flow_bench):
     """ "Reboot the module if there is no response in 10s." (AT+QICLOSE) and note 2:
     "Reboot the module if the module has not got response ... of AT+QICLOSE in 10s". """
-    b = flow_bench([{"kind": "qiopen_urc", "err": None, "times": 1},
+    b, p = connect(flow_bench, [{"kind": "qiopen_urc", "err": None, "times": 1},
                     {"kind": "no_response", "command": "+QICLOSE", "times": 1}])
-    p = b.policy()
-    b.run(p.run())
     expect_trace(b, bring_up(0)[:-1] + [(150, "AT+QICLOSE=0")] + reboot(1, 160) + bring_up(172))
     assert observed(b, "reboot #1")[0] == "AT+QICLOSE=0: no response in 10s"
 
@@ -375,9 +353,7 @@ def test_unacked_for_two_minutes_reopens(flow_bench):
     """ "If the package is still not acknowledged after two minutes (query every 5 seconds,
     24 times in total), the TCP connection may be abnormal. Execute AT+QICLOSE to close the
     current connection, and then execute AT+QIOPEN to re-establish the TCP connection." """
-    b = flow_bench([{"kind": "no_ack"}])
-    p = b.policy()
-    b.run(p.run())
+    b, p = connect(flow_bench, [{"kind": "no_ack"}])
     acked = b.run(p.maintain(b"keepalive"))
     assert acked is False
     expect_trace(b, bring_up(0) + [(0, "AT+QISEND=0,9")] + ack_polls(0, 24)
@@ -388,9 +364,7 @@ def test_unacked_for_two_minutes_reopens(flow_bench):
 @purpose("ack_poll/acked", "Acknowledged at the first query: the connection is kept", "+QISEND")
 def test_acked_data_keeps_the_connection(flow_bench):
     """ "Query sending ACK by AT+QISEND=<connectID>,0" -> "Get ACK": keep sending. """
-    b = flow_bench()
-    p = b.policy()
-    b.run(p.run())
+    b, p = connect(flow_bench)
     assert b.run(p.maintain(b"keepalive")) is True
     expect_trace(b, bring_up(0) + [(0, "AT+QISEND=0,9")] + ack_polls(0, 1))
 
@@ -423,9 +397,7 @@ def test_backoff_across_seven_failing_reboots(flow_bench):
 def test_recovery_from_a_dead_modem(flow_bench):
     """ "You can reboot the module if the module fails to get response in 60s." then the
     whole flow again to "Send data by AT+QISEND". """
-    b = flow_bench([{"kind": "dead", "at": 0, "boots": 1}])
-    p = b.policy()
-    b.run(p.run())
+    b, p = connect(flow_bench, [{"kind": "dead", "at": 0, "boots": 1}])
     expect_trace(b, [(0, "AT")] + reboot(1, 60) + bring_up(72))
     round_trip(b, b"back from the dead")
 
@@ -437,9 +409,7 @@ def test_recovery_from_network_deactivation(flow_bench):
     """The network drops the context (+QIURC: "pdpdeact"); the next AT+QISEND fails, so the
     connection is closed and opened again; five failed opens (no context) lead to "deactivate
     the PDP context first, and then re-activate the PDP context and open connection again". """
-    b = flow_bench([{"kind": "pdpdeact", "at": 1, "boots": 1}])
-    p = b.policy()
-    b.run(p.run())
+    b, p = connect(flow_bench, [{"kind": "pdpdeact", "at": 1, "boots": 1}])
     b.channel.clock.sleep(2)
     assert b.channel.wait_urc(lambda u: "pdpdeact" in u.text, 1) is not None
     assert b.run(p.maintain(b"probe")) is False
@@ -457,9 +427,7 @@ def test_recovery_from_network_deactivation(flow_bench):
 def test_recovery_from_a_spontaneous_reboot(flow_bench):
     """ "Power on the module" -> "Send AT command and wait for the module to respond OK":
     after a reboot the host starts the figure from the top, on the port found again. """
-    b = flow_bench([{"kind": "reboot", "at": 30, "down": 5, "boots": 1}])
-    p = b.policy()
-    b.run(p.run())
+    b, p = connect(flow_bench, [{"kind": "reboot", "at": 30, "down": 5, "boots": 1}])
     first_path = b.channel.url
     b.channel.clock.sleep(40)    # the modem reboots at 30 s, is back at 35 s
     assert b.run(p.maintain(b"probe")) is False
