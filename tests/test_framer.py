@@ -186,6 +186,15 @@ def test_unknown_urc_is_reported_not_dropped():
     assert check_urc(BG96, ev) and "outside 0-11" in check_urc(BG96, ev)[0]
 
 
+def test_unknown_urc_during_a_command_is_a_urc_not_its_information_text():
+    # the bogus URC lands after AT was sent: "+QIURC:" is not AT's prefix (27.007 §4.1)
+    evs = run("AT", v1('+QIURC: "bogus",1', "OK"))
+    assert UrcLine('+QIURC: "bogus",1', None) in evs and not any(isinstance(e, InfoLine) for e in evs)
+    # a line with the command's own prefix stays information text, for the checker to judge
+    evs = run("AT+QISTATE?", v1("+QISTATE: garbage", "OK"))
+    assert InfoLine("+QISTATE: garbage") in evs
+
+
 def test_checker_flags_wrong_range_and_missing_line():
     evs = run("AT+QIACT=?", v1("+QIACT: (1-15)", "OK"))
     assert check_response(BG96, transaction("AT+QIACT=?", evs)) == []  # shape ok; range is casegen's

@@ -17,6 +17,8 @@ Feed bytes in any chunking with :meth:`Framer.feed`; tell it what the DTE sent w
 """
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -90,6 +92,21 @@ class Pending:
 
 
 PayloadRule = Callable[[Urc, dict], "int | None"]
+
+_PLUS_PREFIX = re.compile(r"\+[A-Za-z0-9]+(?=:)")
+
+
+def _foreign_prefix(text: str, p: Pending) -> bool:
+    """``text`` starts with "+NAME:" and NAME is neither the pending command's name nor
+    the prefix of one of its response templates."""
+    m = _PLUS_PREFIX.match(text)
+    if m is None:
+        return False
+    own = {t.src.split(":", 1)[0] for t, _ in p.templates if t.src.startswith("+")}
+    cmd = re.match(r"(?i)AT(\+[A-Za-z0-9]+)", p.line)
+    if cmd:
+        own.add(cmd.group(1).upper())
+    return m.group(0).upper() not in {o.upper() for o in own}
 
 
 class Framer:
@@ -248,8 +265,11 @@ class Framer:
         fallback = matches[0][0] if matches else None
         if fallback is not None:
             return UrcLine(text, fallback)
-        if p is not None:
+        if p is not None and not _foreign_prefix(text, p):
             return InfoLine(text)
+        # No command pending, or a "+NAME:" line that is none of the pending command's
+        # (27.007 §4.1: information text carries the command's own prefix): an
+        # undeclared URC, which the URC monitor reports instead of losing it.
         return UrcLine(text, None)
 
     def _match_final(self, text: str) -> tuple[ResultCode | None, int | None]:
