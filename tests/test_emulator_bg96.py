@@ -53,13 +53,16 @@ def test_counters_match_bytes_moved_and_recv_urc_once(ch, echo, bg96_spec):
     assert ch.command("AT+QISEND=0,4", data=b"test").final.text == "SEND OK"
     assert ch.command('AT+QISENDEX=0,"3132333435"').final.text == "SEND OK"
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and bytes(echo.received[0]) != b"test1test12345":
+    # the echo peer's handler thread registers the connection when it gets to run
+    while time.monotonic() < deadline and [bytes(r) for r in echo.received] != [b"test1test12345"]:
         time.sleep(0.01)
-    assert bytes(echo.received[0]) == b"test1test12345"        # the peer got exactly these bytes
+    assert [bytes(r) for r in echo.received] == [b"test1test12345"]   # the peer got exactly these bytes
     r = ch.command("AT+QISEND=0,0")
     assert r.lines == ["+QISEND: 14,14,0"]                      # §3.2.2 counters
     assert ch.wait_urc("recv", 5) is not None
-    time.sleep(0.2)                                             # all 14 echoed bytes arrive
+    deadline = time.monotonic() + 5                             # all 14 echoed bytes arrive
+    while time.monotonic() < deadline and ch.command("AT+QIRD=0,0").lines != ["+QIRD: 14,0,14"]:
+        time.sleep(0.01)
     r = ch.command("AT+QIRD=0,6")                               # partial read
     assert r.info[0].text == "+QIRD: 6" and r.info[0].payload == b"test1t"
     assert check_response(bg96_spec, r) == []
