@@ -21,11 +21,35 @@ import contextlib
 import select
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
 
-class RealClock:
+class Clock:
+    """What both clocks share: waiting for a predicate, built on ``now`` and ``wait``."""
+
+    cond: threading.Condition
+
+    def now(self) -> float:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def wait(self, cond: threading.Condition, timeout: float | None) -> bool:  # pragma: no cover
+        raise NotImplementedError
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Block until ``predicate()`` (evaluated under ``cond``) is true or ``timeout``
+        seconds pass; returns its last value."""
+        deadline = self.now() + timeout
+        with self.cond:
+            while not predicate():
+                left = deadline - self.now()
+                if left <= 0:
+                    return False
+                self.wait(self.cond, left)
+            return True
+
+
+class RealClock(Clock):
     """Monotonic wall time, in seconds."""
 
     virtual = False
@@ -43,18 +67,6 @@ class RealClock:
     def wait(self, cond: threading.Condition, timeout: float | None) -> bool:
         """Wait on ``cond`` (held by the caller) for at most ``timeout`` seconds."""
         return cond.wait(timeout)
-
-    def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
-        """Block until ``predicate()`` (evaluated under ``cond``) is true or ``timeout``
-        seconds pass; returns its last value."""
-        deadline = self.now() + timeout
-        with self.cond:
-            while not predicate():
-                left = deadline - self.now()
-                if left <= 0:
-                    return False
-                self.wait(self.cond, left)
-            return True
 
     def notify(self) -> None:
         """Wake waiters on ``cond`` (call with ``cond`` held)."""
@@ -107,7 +119,7 @@ class Jump:
     by: str
 
 
-class VirtualClock:
+class VirtualClock(Clock):
     """Virtual seconds that advance only when every attached party is idle.
 
     ``start`` is the initial virtual time. ``real_guard`` (wall seconds) bounds each
@@ -179,15 +191,6 @@ class VirtualClock:
             return True
         finally:
             self._release(p)
-
-    def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
-        deadline = self._now + timeout
-        with self.cond:
-            while not predicate():
-                if self._now >= deadline:
-                    return False
-                self.wait(self.cond, deadline - self._now)
-            return True
 
     def notify(self) -> None:
         """State under ``cond`` changed: every waiter on it counts as running until it

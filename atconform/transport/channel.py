@@ -257,17 +257,18 @@ class Channel:
         """First queued or arriving URC named ``name`` (spec name, e.g. ``qiopen``) or
         satisfying a predicate; removes it from the queue. None on timeout."""
         pred = name if callable(name) else (lambda u: u.urc is not None and u.urc.name == name)
-        deadline = self.clock.now() + timeout
-        with self._cond:
-            while True:
-                for u in list(self._urcs):
-                    if pred(u):
-                        self._urcs.remove(u)
-                        return u
-                left = deadline - self.clock.now()
-                if left <= 0:
-                    return None
-                self.clock.wait(self._cond, left)
+        found: list[UrcLine] = []
+
+        def take() -> bool:
+            for u in self._urcs:
+                if pred(u):
+                    self._urcs.remove(u)
+                    found.append(u)
+                    return True
+            return False
+
+        self.clock.wait_until(take, timeout)
+        return found[0] if found else None
 
     def drain_urcs(self) -> list[UrcLine]:
         with self._cond:
@@ -277,13 +278,8 @@ class Channel:
 
     def read_data(self, n: int, timeout: float) -> bytes:
         """Up to ``n`` bytes of transparent-mode data, waiting at most ``timeout`` s."""
-        deadline = self.clock.now() + timeout
         with self._cond:
-            while len(self._data) < n:
-                left = deadline - self.clock.now()
-                if left <= 0:
-                    break
-                self.clock.wait(self._cond, left)
+            self.clock.wait_until(lambda: len(self._data) >= n, timeout)
             out = bytes(self._data[:n])
             del self._data[:n]
             return out
