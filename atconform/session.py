@@ -74,6 +74,15 @@ class ModemSession:
     def at(self, line: str, **kw) -> Response:
         return self.ch.command(line, **kw)
 
+    def answered(self, line: str, **kw) -> Response:
+        """Send ``line``; Deviation when no final result code comes within ``timeout``
+        (default: the spec's maximum response time), a verdict of the line under test."""
+        try:
+            return self.at(line, **kw)
+        except NoFinalResult as e:
+            raise Deviation(f"{line}: no final result code within the maximum response time "
+                            f"{e.timeout:g} s (got {e.response.lines})") from None
+
     def expect_ok(self, line: str, what: str = "", **kw) -> Response:
         """Send ``line``; Inconclusive unless it ends with OK (a precondition step)."""
         try:

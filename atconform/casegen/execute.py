@@ -11,7 +11,6 @@ from atconform.protocol.engine import Response
 from atconform.session import ModemSession
 from atconform.spec.models import FormKind
 from atconform.spec.values import IntervalSet, reported_values
-from atconform.transport.channel import NoFinalResult
 from atconform.verdicts import Deviation, Inconclusive
 
 
@@ -20,13 +19,13 @@ def run(p: Purpose, modem: ModemSession) -> Response | None:
     cmd = fam.command(p.command)
     form = cmd.form(p.form)
     if p.kind in ("test-response", "test-range"):
-        resp = _send(modem, build_line(fam, cmd, FormKind.test))
+        resp = modem.answered(build_line(fam, cmd, FormKind.test))
         modem.check(resp, expect_success=True)
         if p.kind == "test-range":
             _check_range(modem, cmd, form, resp, p.param)
         return resp
     if p.kind in ("read", "execute"):
-        resp = _send(modem, build_line(fam, cmd, FormKind(p.form)))
+        resp = modem.answered(build_line(fam, cmd, FormKind(p.form)))
         modem.check(resp)
         if resp.final.kind not in ("ok", "connect", "no_carrier"):
             raise Deviation(f"{resp.line}: got {resp.final.text}")
@@ -34,13 +33,13 @@ def run(p: Purpose, modem: ModemSession) -> Response | None:
         return resp
     if p.kind == "write-error":
         line = build_line(fam, cmd, FormKind.write, args=p.args)
-        resp = _send(modem, line)
+        resp = modem.answered(line)
         if resp.final.kind not in ("error", "cme_error"):
             if resp.prompt:
                 modem.ch.write(fam.framing.escape.encode())   # cancel the data prompt
             raise Deviation(f"{line}: a malformed line ({p.title.split(' with ', 1)[-1]}) was accepted with {resp.final.text}")
         if cmd.tcpip and fam.model == "bg96":
-            err = _send(modem, "AT+QIGETERROR")
+            err = modem.answered("AT+QIGETERROR")
             if not err.info or not err.info[0].text.startswith("+QIGETERROR: 552"):
                 raise Deviation(f"after {line} got ERROR, AT+QIGETERROR says {err.lines}, expected 552 (Invalid parameters, §3.9)")
         modem.responsive()
@@ -57,7 +56,7 @@ def run(p: Purpose, modem: ModemSession) -> Response | None:
             kw["data"] = b"x" * int(values.get(variant.data_length, 0))
         elif variant.data == "ctrl_z":
             kw.update(data=b"test", ctrl_z=True)
-        resp = _send(modem, line, **kw)
+        resp = modem.answered(line, **kw)
         if variant.data and not resp.prompt and resp.final.kind not in ("error", "cme_error"):
             raise Deviation(f"{line}: no '>' prompt before {resp.final.text}")
         modem.check(resp, expect_success=True)
@@ -77,14 +76,6 @@ def run(p: Purpose, modem: ModemSession) -> Response | None:
         raise
     _cleanup(modem, p, values)
     return resp
-
-
-def _send(modem: ModemSession, line: str, **kw) -> Response:
-    try:
-        return modem.at(line, **kw)
-    except NoFinalResult as e:
-        raise Deviation(f"{line}: no final result code within the maximum response time "
-                        f"{e.timeout:g} s (got {e.response.lines})") from None
 
 
 def _check_range(modem, cmd, form, resp: Response, name: str) -> None:
