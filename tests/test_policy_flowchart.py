@@ -37,16 +37,17 @@ class Script:
         if ans is None:
             self.t += a.timeout
             return Outcome(self.t, final=None)
-        final, info = ans
-        return Outcome(self.t, final=final, info=tuple(info))
+        final, info, fields = ans if len(ans) == 3 else (*ans, ())
+        return Outcome(self.t, final=final, info=tuple(info), fields=tuple(fields))
 
     def drive(self, flow):
         return drive(flow, self.outcome)
 
 
 FAMILY = load_family("bg96")
-READY = {"AT+CPIN?": [("OK", ["+CPIN: READY"])], "AT+CREG?": [("OK", ["+CREG: 0,1"])],
-         "AT+CGREG?": [("OK", ["+CGREG: 0,1"])]}
+READY = {"AT+CPIN?": [("OK", ["+CPIN: READY"], [{"code": "READY"}])],
+         "AT+CREG?": [("OK", ["+CREG: 0,1"], [{"n": 0, "stat": 1}])],
+         "AT+CGREG?": [("OK", ["+CGREG: 0,1"], [{"n": 0, "stat": 1}])]}
 
 
 def policy(**kw) -> FlowChartPolicy:
@@ -81,7 +82,7 @@ def test_each_command_waits_its_figure_time():
 
 
 def test_a_lost_port_is_found_again_without_a_reboot():
-    s = Script({**READY, "AT+CREG?": ["lost", ("OK", ["+CREG: 0,5"])]})
+    s = Script({**READY, "AT+CREG?": ["lost", ("OK", ["+CREG: 0,5"], [{"n": 0, "stat": 5}])]})
     p = policy()
     s.drive(p.run())
     kinds = [type(a).__name__ for _, a in s.log]

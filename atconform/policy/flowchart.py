@@ -15,11 +15,11 @@ emulator.
 """
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
-from typing import Callable, Generator, Iterable
+from dataclasses import dataclass
+from typing import Callable, Generator
 
 from atconform.policy.backoff import BackoffRule
+from atconform.protocol.engine import parse_info
 from atconform.spec.models import Family
 
 
@@ -100,12 +100,15 @@ class Outcome:
     """What the driver saw, at time ``t`` (seconds on its clock).
 
     For :class:`Command`: ``final`` is the final result code text, None when none came in
-    time; ``info`` the information text lines. For :class:`WaitUrc`: ``urc`` the URC text
+    time; ``info`` the information text lines and ``fields`` their values by parameter
+    name, parsed by the spec's response templates ({} for a line none matches). For
+    :class:`WaitUrc`: ``urc`` the URC text
     or None. ``port_lost``: the port went away under the action (power loss, USB
     re-enumeration). For :class:`Reopen`: ``ok``."""
     t: float
     final: str | None = None
     info: tuple[str, ...] = ()
+    fields: tuple[dict, ...] = ()
     urc: str | None = None
     port_lost: bool = False
     ok: bool = True
@@ -250,7 +253,7 @@ class FlowChartPolicy:
         for _ in range(self.n.ack_poll_count):
             yield from self._do(Sleep(self.n.ack_poll_interval), f"wait {self.n.ack_poll_interval:g}s")
             out = yield from self.cmd(f"AT+QISEND={cnid},0")
-            unacked = _field(out.info, "+QISEND:", 2)
+            unacked = _value(out, "unackedbytes")
             if unacked == 0:
                 return True
         # "the TCP connection may be abnormal. Execute AT+QICLOSE ... then AT+QIOPEN"
@@ -262,13 +265,12 @@ class FlowChartPolicy:
     def bring_up(self) -> Flow:
         yield from self.cmd("AT")
         yield from self.poll("AT+CPIN?", self.n.cpin_ready_within,
-                             lambda o: any("READY" in i for i in o.info), reboot=True)
+                             lambda o: _value(o, "code") == "READY", reboot=True)
         yield from self.poll("AT+CREG?", self.n.creg_registered_within,
-                             lambda o: _field(o.info, "+CREG:", 1) in (1, 5), reboot=True)
+                             lambda o: _value(o, "stat") in (1, 5), reboot=True)
         # "Go to next step no matter whether it is registered on PS domain service or not"
         yield from self.poll("AT+CGREG?", self.n.ps_registration_poll,
-                             lambda o: _field(o.info, "+CGREG:", 1) in (1, 5)
-                             or _field(o.info, "+CEREG:", 1) in (1, 5),
+                             lambda o: _value(o, "stat") in (1, 5),
                              reboot=False, also="AT+CEREG?")
         t = self.target
         out = yield from self.cmd(f'AT+QICSGP={t.cid},1,"{t.apn}","{t.username}","{t.password}",0')
@@ -392,14 +394,9 @@ class FlowChartPolicy:
         self._obs = "port open"
 
 
-def _field(info: Iterable[str], prefix: str, index: int) -> int | None:
-    """Integer field ``index`` (0-based) of the first info line starting with ``prefix``."""
-    for line in info:
-        if line.startswith(prefix):
-            parts = [p.strip() for p in line[len(prefix):].split(",")]
-            if index < len(parts) and re.fullmatch(r"\d+", parts[index]):
-                return int(parts[index])
-    return None
+def _value(out: Outcome, name: str):
+    """Parameter ``name`` of the first information line that has it, or None."""
+    return next((f[name] for f in out.fields if name in f), None)
 
 
 # -- the driver ------------------------------------------------------------------------
@@ -423,6 +420,17 @@ class PowerSwitch:
 
     def on(self) -> None:  # pragma: no cover - interface
         raise NotImplementedError
+
+
+def _parsed(r) -> tuple[dict, ...]:
+    """Each information line's values by the spec's templates ({} when none matches)."""
+    out = []
+    for i in range(len(r.info)):
+        try:
+            out.append(parse_info(r, i))
+        except ValueError:
+            out.append({})
+    return tuple(out)
 
 
 class Driver:
@@ -450,10 +458,10 @@ class Driver:
             try:
                 r = self.ch.command(a.line, timeout=a.timeout, data=a.data)
             except NoFinalResult as e:
-                return Outcome(clock.now(), final=None, info=tuple(i.text for i in e.response.info))
+                return Outcome(clock.now(), final=None, info=tuple(e.response.lines))
             except ChannelError:
                 return Outcome(clock.now(), port_lost=True)
-            return Outcome(clock.now(), final=r.final.text, info=tuple(i.text for i in r.info))
+            return Outcome(clock.now(), final=r.final.text, info=tuple(r.lines), fields=_parsed(r))
         if isinstance(a, WaitUrc):
             u = self.ch.wait_urc(lambda u: u.text.startswith(a.prefix), a.timeout)
             if u is None and not self.ch.is_open:
