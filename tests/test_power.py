@@ -68,3 +68,19 @@ def test_reopen_gives_up_after_its_timeout():
     finally:
         ch.close()
         emu.stop()
+
+
+def test_power_cycle_flow_cuts_power_12s_after_qpowd_and_finds_the_new_port():
+    """The policy's power cycle, also used for a lab's IXIT power commands."""
+    from atconform.policy.bench import FlowBench
+    b = FlowBench()
+    try:
+        b.clock.sleep(100)                 # a power cycle later in a run: times from now
+        first = b.channel.url
+        p = b.policy()
+        b.run(p.power_cycle())
+        assert [(d.t, d.action) for d in p.trace] == [
+            (100, "power cycle: AT+QPOWD"), (112, "power off"), (112, "power on"), (112, "find port")]
+        assert b.channel.url != first and b.channel.command("AT", timeout=5).ok
+    finally:
+        b.close()

@@ -166,7 +166,7 @@ class FlowChartPolicy:
     how often the status queries (AT+CPIN?, AT+CREG?, AT+CGREG?/AT+CEREG?) repeat, which
     the figure leaves open; ``max_reboots`` bounds an unattended run."""
 
-    def __init__(self, numbers: Numbers, target: Target, *, poll_interval: float = 1.0,
+    def __init__(self, numbers: Numbers, target: Target | None = None, *, poll_interval: float = 1.0,
                  max_reboots: int = 12, max_open_cycles: int = 20):
         self.n = numbers
         self.target = target
@@ -371,9 +371,15 @@ class FlowChartPolicy:
         delay = self.n.backoff.delay(self.reboots)
         if delay:
             yield from self._do(Sleep(delay), f"reboot #{self.reboots}: back off {delay:g}s")
+        yield from self.power_cycle(f"reboot #{self.reboots}")
+
+    def power_cycle(self, label: str = "power cycle") -> Flow:
+        """"Recommended Power on/off": AT+QPOWD, power cut power_off_min s after it, power
+        restored, port found again. Raises GaveUp when the port does not come back."""
         # QPOWD may go unanswered (a hung modem): power is cut at QPOWD + power_off_min anyway
+        yield from self._now(self._obs)   # also a flow of its own (a lab's power cycle)
         start = self.t
-        self.decide(f"reboot #{self.reboots}: AT+QPOWD")
+        self.decide(f"{label}: AT+QPOWD")
         out = yield Command("AT+QPOWD", self.n.power_off_min)
         self.t = out.t
         left = start + self.n.power_off_min - self.t
@@ -477,8 +483,6 @@ class Driver:
             self.power.on()
             return Outcome(clock.now())
         if isinstance(a, Reopen):
-            if self.ch.is_open and self.ch.url == self.locate():
-                return Outcome(clock.now())
             ok = self.ch.reopen(self.locate, a.timeout)
             return Outcome(clock.now(), ok=ok)
         raise TypeError(f"unknown action {a!r}")
