@@ -83,6 +83,14 @@ class ModemSession:
             raise Deviation(f"{line}: no final result code within the maximum response time "
                             f"{e.timeout:g} s (got {e.response.lines})") from None
 
+    def expect_urc(self, match, timeout: float, missing: str):
+        """The URC ``match`` (spec name or predicate) within ``timeout`` s; Deviation
+        with ``missing`` when none comes."""
+        u = self.ch.wait_urc(match, timeout)
+        if u is None:
+            raise Deviation(missing)
+        return u
+
     def expect_ok(self, line: str, what: str = "", **kw) -> Response:
         """Send ``line``; Inconclusive unless it ends with OK (a precondition step)."""
         try:

@@ -80,9 +80,8 @@ def test_socket_commands_answer_in_time(bg96, peers, ixit):
     bg96.step_context_active(cid)
     bg96.step_socket_closed(cnid)
     timed(bg96, f'AT+QIOPEN={cid},{cnid},"TCP","{echo.host}",{echo.port},0,0', 150)
-    urc = bg96.ch.wait_urc(lambda u: u.text.startswith(f"+QIOPEN: {cnid},"), 150)
-    if urc is None:
-        raise Deviation(f"no +QIOPEN: {cnid},<err> within 150 s")
+    urc = bg96.expect_urc(lambda u: u.text.startswith(f"+QIOPEN: {cnid},"), 150,
+                          f"no +QIOPEN: {cnid},<err> within 150 s")
     if urc.text != f"+QIOPEN: {cnid},0":
         raise Deviation(f"the connection to the echo peer failed: {urc.text}")
     payload = b"figure 1 maintenance probe"

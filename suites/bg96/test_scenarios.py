@@ -55,9 +55,7 @@ def qiopen(modem, cnid, service, host, rport, lport=0, mode=0):
         return
     if not r.ok:
         raise Deviation(f"{line}: expected OK then +QIOPEN (§3.2.1), got {r.final.text}")
-    urc = modem.ch.wait_urc(lambda u: u.urc is not None and u.urc.name == "qiopen" and u.text.startswith(f"+QIOPEN: {cnid},"), 150)
-    if urc is None:
-        raise Deviation(f"no +QIOPEN: {cnid},<err> within 150 s")
+    urc = modem.expect_urc(lambda u: u.urc is not None and u.urc.name == "qiopen" and u.text.startswith(f"+QIOPEN: {cnid},"), 150, f"no +QIOPEN: {cnid},<err> within 150 s")
     if urc.text != f"+QIOPEN: {cnid},0":
         raise Inconclusive(f"the socket did not open: {urc.text}")
 
@@ -168,8 +166,7 @@ def test_tcp_client_buffer_access(bg96, peers, echo_conn_index):
     if u != 0:
         raise Deviation(f"+QISEND: {s},{a},{u}: still unacknowledged after 2 minutes")
     peer_got(echo, echo_conn_index, sent)
-    if bg96.ch.wait_urc(lambda x: x.text == '+QIURC: "recv",0', 10) is None:   # §3.2.3
-        raise Deviation('no +QIURC: "recv",0 after the peer echoed')
+    bg96.expect_urc(lambda x: x.text == '+QIURC: "recv",0', 10, 'no +QIURC: "recv",0 after the peer echoed')   # §3.2.3
     got = read_all(bg96, 0, len(sent))
     if got != sent:
         raise Deviation(f"AT+QIRD returned {got!r}, the peer echoed {sent!r}")
@@ -196,8 +193,7 @@ def test_partial_reads_and_single_recv_urc(bg96, peers, echo_conn_index):
     first, second = os.urandom(500), os.urandom(500)
     recv1 = '+QIURC: "recv",1'
     send(bg96, "AT+QISEND=1,500", data=first)
-    if bg96.ch.wait_urc(lambda x: x.text == recv1, 10) is None:
-        raise Deviation(f"no {recv1}")
+    bg96.expect_urc(lambda x: x.text == recv1, 10, f"no {recv1}")
     # a second arrival while the buffer is not empty: no new URC (§1.2 note 1, §2.1.8)
     send(bg96, "AT+QISEND=1,500", data=second)
     deadline = time.monotonic() + 10
@@ -215,8 +211,7 @@ def test_partial_reads_and_single_recv_urc(bg96, peers, echo_conn_index):
         raise Deviation("AT+QIRD=1,0 counters differ from the 1000 bytes read")
     # read empty: the next arrival is reported again
     send(bg96, "AT+QISEND=1,3", data=b"end")
-    if bg96.ch.wait_urc(lambda x: x.text == recv1, 10) is None:
-        raise Deviation(f"no {recv1} for data arriving after the buffer was read empty")
+    bg96.expect_urc(lambda x: x.text == recv1, 10, f"no {recv1} for data arriving after the buffer was read empty")
     ok(bg96, "AT+QICLOSE=1")
 
 
@@ -305,9 +300,7 @@ def test_tcp_server_buffer_access(bg96, listener_client):
     st = qistate(bg96, 1)
     expect_fields(st, service_type="TCP LISTENER", local_port=port, socket_state=3, contextID=CID, serverID=1)
     client = listener_client(st["IP_address"], port)
-    urc = bg96.ch.wait_urc("incoming", 10)
-    if urc is None:
-        raise Deviation('no +QIURC: "incoming" after a client connected (§3.5.2)')
+    urc = bg96.expect_urc("incoming", 10, 'no +QIURC: "incoming" after a client connected (§3.5.2)')
     parts = urc.text.split(",")
     cnid, server = int(parts[1]), int(parts[2])
     if server != 1:
@@ -315,8 +308,7 @@ def test_tcp_server_buffer_access(bg96, listener_client):
     expect_fields(qistate(bg96, cnid), service_type="TCP INCOMING", socket_state=2, serverID=1,
                   remote_port=client.getsockname()[1])
     client.sendall(b"test")
-    if bg96.ch.wait_urc(lambda x: x.text == f'+QIURC: "recv",{cnid}', 10) is None:
-        raise Deviation(f'no +QIURC: "recv",{cnid} (§3.5.3)')
+    bg96.expect_urc(lambda x: x.text == f'+QIURC: "recv",{cnid}', 10, f'no +QIURC: "recv",{cnid} (§3.5.3)')
     got = read_all(bg96, cnid, 4)
     if got != b"test":
         raise Deviation(f"AT+QIRD read {got!r}, the client sent b'test'")
@@ -343,8 +335,7 @@ def test_udp_service(bg96, peers, ixit):
             time.sleep(0.01)
         if not echo.received[n_before:] or echo.received[n_before][0] != b"1234567890":
             raise Deviation(f"the UDP peer got {echo.received[n_before:]!r}")
-    if bg96.ch.wait_urc(lambda x: x.text == '+QIURC: "recv",2', 10) is None:
-        raise Deviation('no +QIURC: "recv",2 (§3.6.3)')
+    bg96.expect_urc(lambda x: x.text == '+QIURC: "recv",2', 10, 'no +QIURC: "recv",2 (§3.6.3)')
     r = ok(bg96, "AT+QIRD=2")
     v = parse_info(r)
     if (v.get("read_actual_length"), r.info[0].payload) != (10, b"1234567890"):
@@ -364,9 +355,7 @@ def test_ping(bg96, peers):
     ok(bg96, f'AT+QPING={CID},"{host}",4,4')
     replies = []
     while True:
-        u = bg96.ch.wait_urc(lambda x: x.urc is not None and x.urc.name in ("qping", "qping-summary"), 30)
-        if u is None:
-            raise Deviation("no +QPING summary line within 4 x 4 s + margin")
+        u = bg96.expect_urc(lambda x: x.urc is not None and x.urc.name in ("qping", "qping-summary"), 30, "no +QPING summary line within 4 x 4 s + margin")
         if u.urc.name == "qping-summary":
             break
         replies.append(u.text)
@@ -386,9 +375,7 @@ def test_ntp(bg96, peers):
     bg96.step_context_active(CID)
     ntp = peers["ntp"]
     ok(bg96, f'AT+QNTP={CID},"{ntp.host}",{ntp.port}')
-    u = bg96.ch.wait_urc("qntp", 125)
-    if u is None:
-        raise Deviation("no +QNTP result within 125 s")
+    u = bg96.expect_urc("qntp", 125, "no +QNTP result within 125 s")
     if not u.text.startswith("+QNTP: 0,"):
         raise Inconclusive(f"NTP failed: {u.text}")
     text = u.text.split(",", 1)[1].strip('"')
@@ -408,17 +395,13 @@ def test_dns(bg96, peers):
     if parse_info(r)["pridnsaddr"] != dns.host:
         raise Deviation(f"AT+QIDNSCFG={CID} reads back {r.lines}")
     ok(bg96, f'AT+QIDNSGIP={CID},"{dns.name}"')
-    u = bg96.ch.wait_urc("dnsgip", 60)
-    if u is None:
-        raise Deviation("no dnsgip URC within 60 s")
+    u = bg96.expect_urc("dnsgip", 60, "no dnsgip URC within 60 s")
     err, count, ttl = (int(x) for x in u.text.split(",")[1:4])
     if err != 0:
         raise Inconclusive(f"DNS failed: {u.text}")
     addrs = []
     for _ in range(count):
-        a = bg96.ch.wait_urc("dnsgip-addr", 10)
-        if a is None:
-            raise Deviation(f"{u.text} announced {count} addresses, fewer followed")
+        a = bg96.expect_urc("dnsgip-addr", 10, f"{u.text} announced {count} addresses, fewer followed")
         addrs.append(a.text.split(",", 1)[1].strip('"'))
     if dns.address and dns.address not in addrs:
         raise Deviation(f"{dns.name} resolved to {addrs}, the DNS server says {dns.address}")
@@ -477,8 +460,7 @@ def test_peer_close(bg96):
         qiopen(bg96, 6, "TCP", "127.0.0.1", srv.getsockname()[1])
         conn, _ = srv.accept()
         conn.close()
-        if bg96.ch.wait_urc(lambda x: x.text == '+QIURC: "closed",6', 10) is None:
-            raise Deviation('no +QIURC: "closed",6 after the peer closed')
+        bg96.expect_urc(lambda x: x.text == '+QIURC: "closed",6', 10, 'no +QIURC: "closed",6 after the peer closed')
         expect_fields(qistate(bg96, 6), socket_state=4)
         ok(bg96, "AT+QICLOSE=6")
         if ok(bg96, "AT+QISTATE=1,6").lines:
@@ -491,8 +473,7 @@ def test_pdp_deactivated_by_network(bg96, links, peers):
     echo = peers["tcp_echo"]
     qiopen(bg96, 7, "TCP", echo.host, echo.port)
     links("bg96").emulator.call(lambda m: m.network_deactivate(CID))
-    if bg96.ch.wait_urc(lambda x: x.text == f'+QIURC: "pdpdeact",{CID}', 10) is None:
-        raise Deviation('no +QIURC: "pdpdeact" after the network dropped the context')
+    bg96.expect_urc(lambda x: x.text == f'+QIURC: "pdpdeact",{CID}', 10, 'no +QIURC: "pdpdeact" after the network dropped the context')
     ok(bg96, f"AT+QIDEACT={CID}")
     if ok(bg96, "AT+QISTATE=1,7").lines:
         raise Deviation("sockets survive AT+QIDEACT after pdpdeact")
@@ -526,16 +507,14 @@ def test_hex_dataformat_and_viewmode(bg96, peers, echo_conn_index):
         if r.final.text != "SEND OK":
             raise Deviation(f"hex send: {r.final.text}")
         peer_got(echo, echo_conn_index, b"ABC")
-        if bg96.ch.wait_urc(lambda x: x.text == '+QIURC: "recv",0', 10) is None:
-            raise Deviation('no +QIURC: "recv",0')
+        bg96.expect_urc(lambda x: x.text == '+QIURC: "recv",0', 10, 'no +QIURC: "recv",0')
         r = ok(bg96, "AT+QIRD=0,1500")
         if (r.info[0].text, r.info[0].payload) != ("+QIRD: 3", b"414243"):
             raise Deviation(f"hex receive: {r.info[0].text!r} {r.info[0].payload!r}, expected 414243")
         ok(bg96, 'AT+QICFG="dataformat",0,0')
         ok(bg96, 'AT+QICFG="viewmode",1')
         send(bg96, "AT+QISEND=0,2", data=b"hi")
-        if bg96.ch.wait_urc(lambda x: x.text == '+QIURC: "recv",0', 10) is None:
-            raise Deviation('no +QIURC: "recv",0')
+        bg96.expect_urc(lambda x: x.text == '+QIURC: "recv",0', 10, 'no +QIURC: "recv",0')
         r = bg96.at("AT+QIRD=0,1500")
         if r.lines != ["+QIRD: 2,hi"] or not r.ok:
             raise Deviation(f'viewmode 1: got {r.lines}, expected header and data on one line "+QIRD: 2,hi"')
@@ -588,8 +567,7 @@ def test_incoming_full(bg96, peers, listener_client):
         for cnid in range(1, 12):                          # use every other connectID
             qiopen(bg96, cnid, "TCP", echo.host, echo.port)
         listener_client(qistate(bg96, 0)["IP_address"], port)
-        if bg96.ch.wait_urc(lambda x: x.text == '+QIURC: "incoming full"', 10) is None:
-            raise Deviation('all 12 connectIDs in use, a client connected, no +QIURC: "incoming full"')
+        bg96.expect_urc(lambda x: x.text == '+QIURC: "incoming full"', 10, 'all 12 connectIDs in use, a client connected, no +QIURC: "incoming full"')
     finally:
         for cnid in range(12):
             bg96.at(f"AT+QICLOSE={cnid}")
@@ -601,8 +579,7 @@ def test_udp_client(bg96, peers):
     qiopen(bg96, 3, "UDP", _ip(echo.host), echo.port)
     expect_fields(qistate(bg96, 3), service_type="UDP", remote_port=echo.port, socket_state=2)
     send(bg96, "AT+QISEND=3,5", data=b"udp!!")
-    if bg96.ch.wait_urc(lambda x: x.text == '+QIURC: "recv",3', 10) is None:
-        raise Deviation('no +QIURC: "recv",3 for the echoed datagram')
+    bg96.expect_urc(lambda x: x.text == '+QIURC: "recv",3', 10, 'no +QIURC: "recv",3 for the echoed datagram')
     if read_all(bg96, 3, 5) != b"udp!!":
         raise Deviation("the echoed datagram differs")
     if counters(bg96, "AT+QISEND=3,0")[0] != 5:
