@@ -61,6 +61,13 @@ MUTATIONS = [
                                            "test_two_qideact_failures_do_not_reboot"]),
     ("ack_poll_count", 23, ["test_unacked_for_two_minutes_reopens"]),
     ("power_off_min", 10, ["test_no_response_in_60s_reboots"]),
+    ("creg_registered_within", 91, ["test_cs_registration_in_90s_or_reboot"]),
+    ("ps_registration_poll", 59, ["test_ps_registration_polled_60s_then_go_on"]),
+    ("qideact_timeout", 41, ["test_qideact_no_response_in_40s_reboots"]),
+    ("qiopen_urc_timeout", 151, ["test_no_qiopen_urc_in_150s_closes"]),
+    ("qiclose_timeout", 11, ["test_qiclose_no_response_in_10s_reboots"]),
+    ("ack_poll_interval", 4, ["test_unacked_for_two_minutes_reopens", "test_acked_data_keeps_the_connection"]),
+    ("reboots_before_backoff", 2, ["test_backoff_across_seven_failing_reboots"]),
 ]
 
 

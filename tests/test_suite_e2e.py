@@ -152,11 +152,22 @@ def test_planted_range_defects_fail_boundary_and_bad_input_cases(tmp_path):
     assert verdicts["BG96/QIDEACT/WRITE/contextID/max"][0] == "pass"
 
 
-def test_standalone_emulator_reproduces_a_fault_seen_from_outside(tmp_path):
+FAULTS_SEEN_OUTSIDE = [
+    # (fault, the timing purpose it fails, words of the reason, a purpose that still passes)
+    ("{kind: error_result, command: +QIACT, form: write}", "timing/context", "AT+QIACT=1: ERROR",
+     "timing/startup"),
+    ("{kind: sim_not_ready, seconds: 100000}", "timing/startup", "AT+CPIN?: ERROR", "timing/context"),
+    ("{kind: error_result, command: +QICLOSE, form: write, skip: 1}", "timing/socket", "AT+QICLOSE=0: ERROR",
+     "timing/startup"),
+]
+
+
+@pytest.mark.parametrize("fault,fails,words,passes", FAULTS_SEEN_OUTSIDE, ids=[f[1] for f in FAULTS_SEEN_OUTSIDE])
+def test_standalone_emulator_reproduces_a_fault_seen_from_outside(tmp_path, fault, fails, words, passes):
     """``atconform emulate --faults``: a lab's own host software (here: the suite through
-    --port) sees the planned fault, AT+QIACT failing, and nothing else."""
+    --port) sees the planned fault, and each Figure 1 timing purpose fails on its own."""
     plan = tmp_path / "faults.yaml"
-    plan.write_text("seed: 1\nfaults:\n  - {kind: error_result, command: +QIACT, form: write}\n")
+    plan.write_text(f"seed: 1\nfaults:\n  - {fault}\n")
     emu = subprocess.Popen([sys.executable, "-m", "atconform.cli", "emulate", "--model", "bg96", "--pty",
                             "--faults", str(plan)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True)
@@ -169,7 +180,7 @@ def test_standalone_emulator_reproduces_a_fault_seen_from_outside(tmp_path):
         emu.send_signal(signal.SIGTERM)
         _, err = emu.communicate(timeout=10)
     assert proc.returncode == 1, proc.stdout[-3000:]
-    v, reason = verdicts["BG96/FLOWCHART/timing/context"]
-    assert v == "fail" and "AT+QIACT=1: ERROR" in reason, (v, reason)
-    assert verdicts["BG96/FLOWCHART/timing/startup"][0] == "pass"
-    assert "error_result" in err
+    v, reason = verdicts[f"BG96/FLOWCHART/{fails}"]
+    assert v == "fail" and words in reason, (v, reason)
+    assert verdicts[f"BG96/FLOWCHART/{passes}"][0] == "pass"
+    assert fault.split(",")[0].split(": ")[1] in err
