@@ -359,8 +359,8 @@ def run_modes(payload: bytes, modes=MODES) -> dict:
             _check_equal(f"{mode} mode: bytes back at the host", back, payload)
             if emu.loop.errors:
                 raise BenchError(f"{mode} mode: emulator loop raised {emu.loop.errors[-1]!r}")
-            if ch.reader_error is not None:
-                raise BenchError(f"{mode} mode: channel reader failed: {ch.reader_error!r}")
+            if ch.port_error is not None:
+                raise BenchError(f"{mode} mode: channel reader failed: {ch.port_error!r}")
             res["mib_s"] = n / MIB / res["seconds"]
             res["verified"] = True
             out[mode] = res

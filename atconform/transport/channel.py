@@ -61,7 +61,7 @@ class Channel:
         self._reader: threading.Thread | None = None
         self._stop = threading.Event()
         self._busy = threading.Lock()   # one command at a time (Figure 1 note 1)
-        self.reader_error: BaseException | None = None
+        self.port_error: BaseException | None = None   # the port failed (read or write)
         self.last_rx = 0.0
 
     # -- life cycle -----------------------------------------------------------------
@@ -73,7 +73,7 @@ class Channel:
         self.clock.clear_flight(self.url + ">dte")
         self.clock.listen(self._rx_key)
         self._stop.clear()
-        self.reader_error = None
+        self.port_error = None
         self._reader = threading.Thread(target=self._read_loop, name=f"at-reader {self.url}", daemon=True)
         self._reader.start()
         return self
@@ -94,7 +94,7 @@ class Channel:
     @property
     def is_open(self) -> bool:
         """The port is open and its reader has not failed."""
-        return self._serial is not None and self.reader_error is None
+        return self._serial is not None and self.port_error is None
 
     def reopen(self, locate: Callable[[], str | None], timeout: float, interval: float = 1.0) -> bool:
         """Reopen after the port went away (power cycle, USB re-enumeration).
@@ -164,7 +164,7 @@ class Channel:
         except Exception as e:  # port vanished (USB re-enumeration) or closed under us
             if not self._stop.is_set():
                 with self._cond:
-                    self.reader_error = e
+                    self.port_error = e
                     clock.notify()
         finally:
             if fd is not None:
@@ -190,6 +190,10 @@ class Channel:
             self._serial.flush()
         except (serial.SerialException, OSError) as e:
             self.clock.received(self._tx_key, len(data))
+            if not isinstance(e, serial.SerialTimeoutException):   # a slow DCE is not a gone port
+                with self._cond:   # the port is gone whichever direction noticed first
+                    self.port_error = self.port_error or e
+                    self.clock.notify()
             raise ChannelError(f"port {self.url} failed: {e}") from e
 
     def command(self, line: str, *, timeout: float | None = None, data: bytes | None = None,
@@ -236,8 +240,8 @@ class Channel:
     def _next_event(self, deadline: float) -> Event | None:
         with self._cond:
             while not self._events:
-                if self.reader_error is not None:
-                    raise ChannelError(f"port {self.url} failed: {self.reader_error}")
+                if self.port_error is not None:
+                    raise ChannelError(f"port {self.url} failed: {self.port_error}")
                 left = deadline - self.clock.now()
                 if left <= 0:
                     return None
