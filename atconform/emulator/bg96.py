@@ -255,6 +255,9 @@ class Bg96(Dce):
         self.error(cme)
 
     # ---------------------------------------------------------------- error handling
+    def recover_from_handler_error(self) -> None:
+        super().recover_from_handler_error()
+        self._prompt = None
     def invalid(self, m: Match | None) -> None:
         # §3.9: a malformed command gets ERROR and AT+QIGETERROR then says 552
         if m is None or m.command.tcpip:

@@ -12,6 +12,8 @@ rest.
 """
 from __future__ import annotations
 
+import sys
+import traceback
 from typing import Callable
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -70,6 +72,8 @@ class Dce:
         self._hold_timer = None
         self._final_delay: float | None = None   # delay for the current command's final
         self._line = bytearray()
+        self._overflow = False          # the command line outgrew Framing.max_line_length
+        self.handler_errors: list[BaseException] = []   # exceptions our handlers raised
         self.mode = "command"           # command | prompt | data | off
         self.busy = False               # a command awaits its (deferred) final result
         self._queued: list[bytes] = []
@@ -86,10 +90,10 @@ class Dce:
         if self.mode == "off" or self.dead:
             return
         if self.mode == "data":
-            self.data_input(data)
+            self._guarded(self.data_input, data)
             return
         if self.mode == "prompt":
-            self.prompt_input(data)
+            self._guarded(self.prompt_input, data)
             return
         for i, b in enumerate(data):
             if self.mode != "command":
@@ -101,6 +105,11 @@ class Dce:
             if b == ord(self.fr.s3):
                 line = bytes(self._line)
                 self._line.clear()
+                if self._overflow:
+                    # V.250 §5.2.1: a body longer than the DCE accepts gets ERROR once the
+                    # line is terminated; an empty marker line stands for it in the queue
+                    self._overflow = False
+                    line = _OVERFLOW
                 if self.busy or self._hold is not None:
                     self._queued.append(line)
                 else:
@@ -109,7 +118,10 @@ class Dce:
                 del self._line[-1:]
             elif b == ord(self.fr.s4) and not self._line:
                 continue
-            else:
+            elif len(self._line) >= self.fr.max_line_length:
+                self._overflow = True
+                self._line.clear()      # bounded memory: the line is lost anyway
+            elif not self._overflow:
                 self._line.append(b)
 
     def data_input(self, data: bytes) -> None:   # transparent mode: family module
@@ -196,7 +208,40 @@ class Dce:
 
     # -- dispatch -------------------------------------------------------------------
     def execute_line(self, raw: bytes) -> None:
+        """Run one command line. A handler that raises (a bug of the emulator, met by
+        input nobody foresaw) answers like an invalid line (ERROR; BG96: 552 for
+        AT+QIGETERROR), its traceback goes to stderr once, and the DCE takes the next
+        line: one bad line must not hang the modem for the rest of the run."""
+        self._guarded(self._execute_line, raw)
+
+    def _guarded(self, fn: Callable[[bytes], None], data: bytes) -> None:
+        try:
+            fn(data)
+        except Exception as e:
+            self.handler_errors.append(e)
+            sys.stderr.write(f"atconform emulator: handler error on {bytes(data[:80])!r}\n")
+            traceback.print_exc(file=sys.stderr)
+            m, pending = self.current, self.busy or self.current is not None
+            self.recover_from_handler_error()
+            if pending:
+                self.invalid(m)
+            else:
+                self.busy = False
+                self.current = None
+
+    def recover_from_handler_error(self) -> None:
+        """Leave the state a raising handler may have left half-made (a ``>`` prompt
+        opened, a delay armed). Families extend this for their own state."""
+        self._final_delay = None
+        if self.mode == "prompt":
+            self.mode = "command"
+
+    def _execute_line(self, raw: bytes) -> None:
         self._final_delay = None     # a delay is for the final of the line that armed it
+        if raw is _OVERFLOW:
+            self.current = None
+            self.invalid(None)
+            return
         text = raw.decode("latin-1").strip()
         if not text:
             return
@@ -303,6 +348,9 @@ class Dce:
     def cmd_CMEE_read(self, m: Match) -> None:
         self.info(f"+CMEE: {self.cmee}")
         self.ok()
+
+
+_OVERFLOW = b"<command line longer than Framing.max_line_length>"   # identity-compared
 
 
 def _ident(key: str) -> str:

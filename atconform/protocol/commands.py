@@ -139,7 +139,7 @@ def match_line(family: Family, body: str) -> Match:
             raise UnknownCommand(body)
     else:
         # basic command: one letter (or &letter) glued to an optional number
-        bm = re.match(r"^(&?[A-Za-z])(\d*)$", body)
+        bm = re.fullmatch(r"(&?[A-Za-z])([0-9]*)", body)
         if not bm:
             raise UnknownCommand(body)
         try:

@@ -13,7 +13,7 @@ from typing import Any
 
 from atconform.protocol.commands import Match, UnknownCommand, match_line, response_templates, template_for
 from atconform.protocol.framer import (
-    Echo, Event, Final, Framer, InfoLine, Prompt, UrcLine,
+    Echo, Event, Final, Framer, InfoLine, Prompt, Unparseable, UrcLine,
 )
 from atconform.spec.models import Family, Urc
 from atconform.spec.template import Template
@@ -30,6 +30,7 @@ class Response:
     urcs: list[UrcLine] = field(default_factory=list)
     prompt: bool = False
     final: Final | None = None
+    unparseable: list[Unparseable] = field(default_factory=list)
     sent_at: float = 0.0
     final_at: float | None = None
 
@@ -130,6 +131,8 @@ class Transaction:
             r.urcs.append(ev)
         elif isinstance(ev, Prompt):
             r.prompt = True
+        elif isinstance(ev, Unparseable):
+            r.unparseable.append(ev)
         elif isinstance(ev, Final):
             r.final = ev
             r.final_at = now
@@ -151,10 +154,10 @@ def check_response(family: Family, resp: Response, *, expect_success: bool | Non
     non-repeating line appears at most once; a mandatory line is present on success.
     ``expect_success`` True/False also requires success/failure.
     """
-    problems: list[str] = []
+    problems: list[str] = [f"{resp.line}: unparseable line {u.text!r}: {u.reason}" for u in resp.unparseable]
     m = resp.match
     if resp.final is None:
-        return [f"{resp.line}: no final result code"]
+        return problems + [f"{resp.line}: no final result code"]
     if m is None:
         return problems
     variant = m.variant or m.form.variants[0]

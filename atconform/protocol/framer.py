@@ -12,6 +12,12 @@ Implements the DCE response format of ITU-T V.250 §5.7 as BG96-family modems us
 * transparent data mode after CONNECT: bytes pass through as :class:`Data` until
   ``NO CARRIER`` or, after the DTE's escape sequence, ``OK``.
 
+Bad input from the DCE is a finding, never an exception: a line longer than
+``Framing.max_line_length``, or one announcing a payload length outside its parameter's
+range, becomes an :class:`Unparseable` event and the framer resynchronises at the next
+line. Numbers are ASCII digits only (``str.isdigit`` also accepts ``²``), bounded in
+length before conversion. Unterminated input is scanned once, however it is chunked.
+
 Feed bytes in any chunking with :meth:`Framer.feed`; tell it what the DTE sent with
 :meth:`Framer.command_sent`. No clock, no I/O.
 """
@@ -24,6 +30,7 @@ from typing import Callable, Sequence
 
 from atconform.spec.models import Family, ResultCode, Urc
 from atconform.spec.template import Template
+from atconform.spec.values import check_value
 
 
 # ------------------------------------------------------------------------------ events
@@ -80,6 +87,27 @@ class Data(Event):
     data: bytes
 
 
+@dataclass(frozen=True)
+class Unparseable(Event):
+    """A DCE line the framer could not take as the spec allows: ``text`` (at most
+    :data:`SHOWN` characters of it, latin-1) and ``reason`` in words. The test that was
+    running fails with it; the link goes on."""
+
+    text: str
+    reason: str
+
+
+SHOWN = 200                     # characters of an unparseable line kept for the report
+# Announced payload lengths are bounded by their parameter's range; a length field with
+# no range in the spec is bounded by this (bytes), so a bad header never swallows the link.
+DEFAULT_MAX_PAYLOAD = 1 << 20
+_DIGITS = re.compile(r"[0-9]{1,6}")     # ASCII digits only, bounded before int()
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= SHOWN else text[:SHOWN] + "..."
+
+
 # ------------------------------------------------------------------------------ framer
 @dataclass
 class Pending:
@@ -127,6 +155,9 @@ class Framer:
         self.payload_scale = 1                 # 2 while payloads are hex digits (BG96 dataformat)
         self._prompt_space = False
         self._buf = bytearray()
+        self._scanned = 0                      # leading bytes of _buf known to hold no CR/LF
+        self._discarding = False               # inside an over-long line: drop to its end
+        self.max_line = family.framing.max_line_length
         self._need: int | None = None          # payload bytes still expected
         self._payload_owner: InfoLine | UrcLine | None = None
         self._payload = bytearray()
@@ -142,6 +173,16 @@ class Framer:
         self.pending = Pending(line, tuple(templates), prompt)
         self._track_settings(line)
 
+    def reset_input(self) -> None:
+        """Forget buffered, unframed DCE bytes (after the channel caught a framer bug, so
+        the same bytes cannot raise again). Modes and the pending command are kept."""
+        self._buf.clear()
+        self._scanned = 0
+        self._discarding = False
+        self._need = None
+        self._payload_owner = None
+        self._payload = bytearray()
+
     def escape_written(self) -> None:
         """The DTE wrote the escape sequence (+++) in data mode: an OK ends data mode."""
         self.escape_sent = True
@@ -156,7 +197,7 @@ class Framer:
             if c in "+&@":  # extended command: no more basic commands on this line
                 break
             j = i + 1
-            while j < len(up) and up[j].isdigit():
+            while j < len(up) and up[j] in "0123456789":
                 j += 1
             if c == "V":
                 self.verbose = up[i + 1:j] != "0"
@@ -178,16 +219,17 @@ class Framer:
         buf = self._buf
         if not buf:
             return None
-        if self._need is not None:
-            return self._take_payload()
-        if self.data_mode:
-            return self._data_mode_step()
+        if self._need is not None or self.data_mode:
+            self._scanned = 0            # these consume from the front: rescan after them
+            return self._take_payload() if self._need is not None else self._data_mode_step()
         # skip line separators
         i = 0
         while i < len(buf) and buf[i] in (0x0D, 0x0A):
             i += 1
         if i:
             del buf[:i]
+            self._scanned = 0
+            self._discarding = False     # the over-long line ended at these separators
             return _CONTINUE
         if self._prompt_space:
             # the space of "> " that arrived after the ">"
@@ -200,38 +242,71 @@ class Framer:
             self._prompt_space = True
             self.pending.prompt = False
             return Prompt()
-        cr = buf.find(b"\r")
-        lf = buf.find(b"\n")
-        ends = [x for x in (cr, lf) if x >= 0]
-        if not ends:
+        end = self._line_end()
+        if end < 0:
+            if self._discarding:
+                del buf[:]                # more of a line already reported
+                self._scanned = 0
+                return None
+            if len(buf) > self.max_line:
+                # no terminator within the limit: report once, drop up to the line's end
+                text = bytes(buf[:SHOWN]).decode("latin-1")
+                del buf[:]
+                self._scanned = 0
+                self._discarding = True
+                return self._too_long(text)
             return None
-        end = min(ends)
+        cr = end if buf[end] == 0x0D else -1
         raw = bytes(buf[:end])
         # a line ended by a lone CR, with the next byte unknown yet
         lone_cr = end == cr and (end + 1 >= len(buf) or buf[end + 1] != 0x0A)
-        if lone_cr and end + 1 >= len(buf):
-            text = raw.decode("latin-1")
-            if not self._may_end_at_cr(text):
+        # (an over-long line is not held for it: it is reported now, the LF is a separator)
+        if lone_cr and end + 1 >= len(buf) and not self._discarding and len(raw) <= self.max_line:
+            if not self._may_end_at_cr(raw.decode("latin-1")):
+                self._scanned = end
                 return None  # wait: LF may follow
         consumed = end + 1
         if end == cr and end + 1 < len(buf) and buf[end + 1] == 0x0A:
             consumed += 1
         del buf[:consumed]
+        self._scanned = 0
+        if self._discarding:
+            self._discarding = False     # the rest of an over-long line, already reported
+            return _CONTINUE
+        if len(raw) > self.max_line:
+            return self._too_long(raw[:SHOWN].decode("latin-1"))
         return self._line(raw.decode("latin-1"), lone_cr)
+
+    def _too_long(self, head: str) -> Unparseable:
+        # the same event whether the line's end was in this read or not
+        return Unparseable(head + "...", f"line longer than {self.max_line} bytes "
+                           "(Framing.max_line_length)")
+
+    def _line_end(self) -> int:
+        """Index of the first CR or LF in the buffer, or -1; bytes already searched are
+        not searched again (one byte per read must not cost the whole buffer)."""
+        buf = self._buf
+        start = self._scanned
+        cr = buf.find(b"\r", start)
+        lf = buf.find(b"\n", start, cr if cr >= 0 else len(buf))
+        end = lf if lf >= 0 else cr
+        if end < 0:
+            self._scanned = len(buf)
+        return end
 
     def _may_end_at_cr(self, text: str) -> bool:
         # echo and ATV0 result codes end with a bare S3; everything else ends with S3 S4
         p = self.pending
         if p and not p.echo_seen and text == p.line:
             return True
-        return not self.verbose and text.isdigit()
+        return not self.verbose and _DIGITS.fullmatch(text) is not None
 
     def _line(self, text: str, lone_cr: bool):
         p = self.pending
         if p and not p.echo_seen and text == p.line:
             p.echo_seen = True
             return Echo(text)
-        if not self.verbose and lone_cr and text.isdigit() and int(text) in self._numeric:
+        if not self.verbose and lone_cr and _DIGITS.fullmatch(text) and int(text) in self._numeric:
             return self._final(text, self._numeric[int(text)], int(text))
         result, code = self._match_final(text)
         if result is not None:
@@ -244,20 +319,37 @@ class Framer:
                     continue
                 ev = InfoLine(text)
                 if length_field:
-                    n = tpl.parse(text, check_ranges=False).values.get(length_field)
+                    parsed = tpl.parse(text, check_ranges=False)
+                    n = parsed.values.get(length_field)
+                    why = self._bad_length(tpl, length_field, n) or (
+                        "; ".join(parsed.problems) if length_field in parsed.raw and n is None else None)
+                    if why:
+                        return Unparseable(_cut(text), why)
                     if isinstance(n, int) and n > 0:
                         return self._start_payload(ev, n * self.payload_scale)
                 return ev
         # Same-shaped URCs (BG96 "recv",<id>,<len> with and without payload) are told
         # apart by the payload rule: a payload URC wins only when its rule gives a length.
         matches = []
+        bad_length = None         # a payload URC whose length field is no usable number
         for urc, tpl in self.urc_templates:
             if tpl.matches(text):
-                values = tpl.parse(text, check_ranges=False).values if urc.payload else {}
+                values = {}
+                if urc.payload:
+                    parsed = tpl.parse(text, check_ranges=False)
+                    values = parsed.values
+                    if urc.payload.length_field in parsed.raw and urc.payload.length_field not in values:
+                        bad_length = "; ".join(parsed.problems)
                 matches.append((urc, values))
         for urc, values in matches:
+            if urc.payload and bad_length and self.urc_payload(urc, {**values, urc.payload.length_field: 1}):
+                return Unparseable(_cut(text), f"announced payload length: {bad_length}")
             n = self.urc_payload(urc, values) if urc.payload else None
             if n:
+                tpl = next(t for u, t in self.urc_templates if u is urc)
+                why = self._bad_length(tpl, urc.payload.length_field, values.get(urc.payload.length_field))
+                if why:
+                    return Unparseable(_cut(text), why)
                 return self._start_payload(UrcLine(text, urc), n)
         for urc, _ in matches:
             if urc.payload is None:
@@ -272,12 +364,26 @@ class Framer:
         # undeclared URC, which the URC monitor reports instead of losing it.
         return UrcLine(text, None)
 
+    @staticmethod
+    def _bad_length(tpl: Template, field: str, n) -> str | None:
+        """Why an announced payload length ``n`` cannot be waited for, or None."""
+        if not isinstance(n, int):
+            return None
+        p = tpl.lookup(field)
+        why = check_value(p, n)
+        if why:
+            return f"announced payload length: {why}"
+        if p.range is None and not 0 <= n <= DEFAULT_MAX_PAYLOAD:
+            return f"announced payload length {n} is outside 0-{DEFAULT_MAX_PAYLOAD} (no range in the spec)"
+        return None
+
     def _match_final(self, text: str) -> tuple[ResultCode | None, int | None]:
         for r in self._finals:
             if r.prefix:
                 if text.startswith(r.text):
                     tail = text[len(r.text):].strip()
-                    return r, int(tail) if tail.isdigit() else None
+                    # "+CME ERROR: ²" is verbose text (AT+CMEE=2), not a number
+                    return r, int(tail) if _DIGITS.fullmatch(tail) else None
             elif text == r.text:
                 return r, None
         return None, None

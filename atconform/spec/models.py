@@ -334,6 +334,12 @@ class Framing(_Model):
     urc_prefixes: list[str] = Field(default_factory=list)
     quoted_prefix_urcs: bool = False
     result_index_prefix: bool = False      # GSM QIMUX=1: "0, CONNECT OK"
+    # Longest line (bytes, without S3/S4) either side takes: a DCE line beyond it is a
+    # finding for the DTE, and a command line beyond it gets ERROR from the emulated DCE
+    # (V.250 §5.2.1 leaves the body's maximum to the DCE, at least 40 characters). 4096
+    # is the documented default where a manual gives none: above BG96's longest command
+    # line (AT+QISENDEX with 512 hex digits) and any information text line it prints.
+    max_line_length: int = Field(4096, ge=40)
 
 
 class Timing(_Model):

@@ -11,9 +11,30 @@ from typing import Any
 
 from atconform.spec.models import Parameter, ParamType
 
-_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
-_HEX = re.compile(r"^[0-9A-Fa-f]*$")
-_TIME = re.compile(r"^\d{4}/\d{2}/\d{2},\d{2}:\d{2}:\d{2}[+-]\d{1,2}$")
+# All used with fullmatch: "$" also matches before a trailing "\n", which let "414\n"
+# pass as hex and crash bytes.fromhex. Digits are ASCII only ("\d" takes "²" too).
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+_HEX = re.compile(r"[0-9A-Fa-f]*")
+_TIME = re.compile(r"[0-9]{4}/[0-9]{2}/[0-9]{2},[0-9]{2}:[0-9]{2}:[0-9]{2}[+-][0-9]{1,2}")
+_INT = re.compile(r"-?[0-9]+")
+# Longest integer taken from a line when the parameter has no range: more digits than
+# any 64-bit value has are a finding, never converted (Python refuses > 4300 digits).
+MAX_INT_DIGITS = 20
+
+
+def bounded_int(text: str, rng=None) -> int | None:
+    """``text`` as an int when it is ``-?[0-9]+`` with no more digits than ``rng``'s
+    bounds have (or :data:`MAX_INT_DIGITS`); None otherwise. Never raises, so a line of
+    4,301 nines costs a string length check, not a conversion."""
+    if _INT.fullmatch(text) is None:
+        return None
+    digits = text.lstrip("-").lstrip("0") or "0"
+    limit = MAX_INT_DIGITS
+    if rng is not None:
+        limit = max(len(str(abs(rng.min))), len(str(abs(rng.max))))
+    if len(digits) > limit:
+        return None
+    return int(text)
 
 
 def is_ipv4(s: str) -> bool:
@@ -37,7 +58,7 @@ def is_hostname(s: str) -> bool:
         return False
     if is_ipv4(s) or is_ipv6(s):
         return True
-    return all(_HOST_LABEL.match(label) for label in s.rstrip(".").split("."))
+    return all(_HOST_LABEL.fullmatch(label) for label in s.rstrip(".").split("."))
 
 
 def check_value(p: Parameter, v: Any) -> str | None:
@@ -68,11 +89,11 @@ def check_value(p: Parameter, v: Any) -> str | None:
     if t is ParamType.host and not is_hostname(v):
         return f"<{p.name}>={v!r} is not a host name or IP address"
     if t is ParamType.hex:
-        if not _HEX.match(v):
+        if not _HEX.fullmatch(v):
             return f"<{p.name}> contains non-hex characters"
         if len(v) % 2:
             return f"<{p.name}> has an odd number of hex digits"
-    if t is ParamType.time and not _TIME.match(v):
+    if t is ParamType.time and not _TIME.fullmatch(v):
         return f"<{p.name}>={v!r} is not YYYY/MM/DD,hh:mm:ss+zz"
     return None
 
@@ -98,14 +119,24 @@ def parse_token(p: Parameter, raw: str) -> tuple[Any, str | None]:
     if p.is_numeric:
         if quoted:
             return raw, f"<{p.name}> is numeric but was quoted"
-        if not re.fullmatch(r"-?\d+", raw):
-            return raw, f"<{p.name}>={raw!r} is not an integer"
-        return int(raw), None
+        if _INT.fullmatch(raw) is None:
+            return raw, f"<{p.name}>={_short(raw)} is not an integer"
+        value = bounded_int(raw, p.range)
+        if value is None:
+            # out of range by its length alone: say so without converting
+            bound = f"outside {p.range.min}-{p.range.max}" if p.range is not None else "too long"
+            return raw, f"<{p.name}> has {len(raw.lstrip('-'))} digits: {bound}"
+        return value, None
     if p.type is ParamType.raw:
         return (raw[1:-1] if quoted else raw), None
     if p.quoted and not quoted:
         return raw, f"<{p.name}> must be quoted"
     return (raw[1:-1] if quoted else raw), None
+
+
+def _short(raw: str, n: int = 40) -> str:
+    """repr of a token, cut to ``n`` characters for messages."""
+    return repr(raw) if len(raw) <= n else repr(raw[:n]) + f"... ({len(raw)} characters)"
 
 
 def reported_values(p: Parameter):
@@ -141,7 +172,10 @@ def render_supported(p: Parameter) -> str:
     return "(" + ",".join(format_value(p, v) for v in vals) + ")"
 
 
-_RANGE_ITEM = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+))?\s*$")
+# One item of a supported-values list, already stripped: "5" or "0-4294967295". No two
+# adjacent unbounded repeats can share characters, so matching is linear (the old
+# "^\s*(-?\d+)\s*(?:-\s*(-?\d+))?\s*$" backtracked quadratically on long blanks).
+_RANGE_ITEM = re.compile(r"(-?[0-9]+)(?:[ \t]*-[ \t]*(-?[0-9]+))?")
 
 
 class IntervalSet:
@@ -198,7 +232,7 @@ def parse_supported(text: str) -> "IntervalSet | set[str]":
     ``("a","b")`` into a set of strings. Raises ValueError on anything else."""
     text = text.strip()
     if not (text.startswith("(") and text.endswith(")")):
-        raise ValueError(f"not a supported-values list: {text!r}")
+        raise ValueError(f"not a supported-values list: {_short(text)}")
     body = text[1:-1]
     if not body:
         return IntervalSet([])
@@ -207,12 +241,14 @@ def parse_supported(text: str) -> "IntervalSet | set[str]":
         return {i[1:-1] for i in items}
     spans: list[tuple[int, int]] = []
     for item in items:
-        m = _RANGE_ITEM.match(item)
+        m = _RANGE_ITEM.fullmatch(item)
         if not m:
-            raise ValueError(f"bad item {item!r} in {text!r}")
-        lo = int(m.group(1))
-        hi = int(m.group(2)) if m.group(2) is not None else lo
+            raise ValueError(f"bad item {_short(item)} in a supported-values list")
+        lo = bounded_int(m.group(1))
+        hi = bounded_int(m.group(2)) if m.group(2) is not None else lo
+        if lo is None or hi is None:
+            raise ValueError(f"number too long in item {_short(item)} of a supported-values list")
         if hi < lo:
-            raise ValueError(f"descending range {item!r} in {text!r}")
+            raise ValueError(f"descending range {_short(item)} in a supported-values list")
         spans.append((lo, hi))
     return IntervalSet(spans)

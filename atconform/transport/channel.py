@@ -16,13 +16,18 @@ import serial
 
 from atconform.clock import RealClock
 from atconform.protocol.engine import AtEngine, Response, Transaction
-from atconform.protocol.framer import Data, Event, Final, UrcLine
+from atconform.protocol.framer import Data, Event, Final, Unparseable, UrcLine
 from atconform.spec.models import Family
 from atconform.transport.transcript import Transcript
 
 
 class ChannelError(Exception):
     pass
+
+
+class PortLost(ChannelError):
+    """The port failed (read or write error, hang-up) while something waited on it: the
+    harness lost the modem, verdict error."""
 
 
 class NoFinalResult(ChannelError):
@@ -57,6 +62,7 @@ class Channel:
         self._urcs: collections.deque[UrcLine] = collections.deque()
         self._data = bytearray()
         self._listeners: list[Callable[[UrcLine], None]] = []
+        self._problem_listeners: list[Callable[[Unparseable], None]] = []
         self._serial: serial.SerialBase | None = None
         self._reader: threading.Thread | None = None
         self._stop = threading.Event()
@@ -150,18 +156,11 @@ class Channel:
                 self.transcript.record("rx", data)
                 with self._cond:
                     self.last_rx = self.clock.now()
-                    for ev in self.engine.feed(data):
-                        if isinstance(ev, UrcLine):
-                            self._urcs.append(ev)
-                            for fn in list(self._listeners):
-                                fn(ev)
-                        if isinstance(ev, Data):
-                            self._data += ev.data
-                        else:
-                            self._events.append(ev)
+                    self._dispatch(data)
                     clock.notify()
                     clock.received(self._rx_key, len(data))
         except Exception as e:  # port vanished (USB re-enumeration) or closed under us
+            # (_dispatch never raises: what ends this loop is the port, not the bytes)
             if not self._stop.is_set():
                 with self._cond:
                     self.port_error = e
@@ -170,9 +169,47 @@ class Channel:
             if fd is not None:
                 clock.detach()
 
+    def _dispatch(self, data: bytes) -> None:
+        """Feed ``data`` to the engine and hand out its events (under ``_cond``).
+
+        Bad DCE output must cost one finding, never the link: the framer reports it as
+        :class:`Unparseable`; should the engine or a listener raise all the same (a bug of
+        ours), that becomes an Unparseable event too and the unframed bytes are dropped,
+        so the same bytes cannot raise again. Only I/O errors mark the port failed."""
+        try:
+            events = self.engine.feed(data)
+        except Exception as e:
+            self.engine.framer.reset_input()
+            shown = data[:80].decode("latin-1")
+            events = [Unparseable(shown, f"the AT engine raised {type(e).__name__}: {e}")]
+        for ev in events:
+            if isinstance(ev, UrcLine):
+                self._urcs.append(ev)
+                self._notify(self._listeners, ev)
+            elif isinstance(ev, Unparseable):
+                self._notify(self._problem_listeners, ev)
+            if isinstance(ev, Data):
+                self._data += ev.data
+            else:
+                self._events.append(ev)
+
+    def _notify(self, listeners, ev) -> None:
+        for fn in list(listeners):
+            try:
+                fn(ev)
+            except Exception as e:   # a listener's bug is a finding of the running test
+                if listeners is self._problem_listeners:
+                    continue
+                self._notify(self._problem_listeners, Unparseable(
+                    getattr(ev, "text", "")[:200], f"URC listener raised {type(e).__name__}: {e}"))
+
     # -- listeners ------------------------------------------------------------------
     def add_urc_listener(self, fn: Callable[[UrcLine], None]) -> None:
         self._listeners.append(fn)
+
+    def add_problem_listener(self, fn: Callable[[Unparseable], None]) -> None:
+        """``fn(event)`` for every :class:`Unparseable` line, on the reader thread."""
+        self._problem_listeners.append(fn)
 
     def remove_urc_listener(self, fn: Callable[[UrcLine], None]) -> None:
         if fn in self._listeners:
@@ -237,11 +274,15 @@ class Channel:
                         tail = self.family.framing.ctrl_z.encode()
                     self.write((data or b"") + tail)
 
+    def _check_port(self) -> None:
+        """Raise PortLost when the port failed: a wait must not outlast its modem."""
+        if self.port_error is not None:
+            raise PortLost(f"port {self.url} failed: {self.port_error}")
+
     def _next_event(self, deadline: float) -> Event | None:
         with self._cond:
             while not self._events:
-                if self.port_error is not None:
-                    raise ChannelError(f"port {self.url} failed: {self.port_error}")
+                self._check_port()
                 left = deadline - self.clock.now()
                 if left <= 0:
                     return None
@@ -259,11 +300,14 @@ class Channel:
     # -- URCs -----------------------------------------------------------------------
     def wait_urc(self, name: str | Callable[[UrcLine], bool], timeout: float) -> UrcLine | None:
         """First queued or arriving URC named ``name`` (spec name, e.g. ``qiopen``) or
-        satisfying a predicate; removes it from the queue. None on timeout."""
+        satisfying a predicate; removes it from the queue. None on timeout. Raises
+        PortLost as soon as the port fails (a queued match is still returned first)."""
         pred = name if callable(name) else (lambda u: u.urc is not None and u.urc.name == name)
         found: list[UrcLine] = []
 
         def take() -> bool:
+            if self.port_error is not None and not any(pred(u) for u in self._urcs):
+                return True       # stop waiting; raised below
             for u in self._urcs:
                 if pred(u):
                     self._urcs.remove(u)
@@ -272,6 +316,9 @@ class Channel:
             return False
 
         self.clock.wait_until(take, timeout)
+        if not found:
+            with self._cond:
+                self._check_port()
         return found[0] if found else None
 
     def drain_urcs(self) -> list[UrcLine]:
@@ -281,9 +328,12 @@ class Channel:
             return out
 
     def read_data(self, n: int, timeout: float) -> bytes:
-        """Up to ``n`` bytes of transparent-mode data, waiting at most ``timeout`` s."""
+        """Up to ``n`` bytes of transparent-mode data, waiting at most ``timeout`` s.
+        Raises PortLost when the port fails before ``n`` bytes came."""
         with self._cond:
-            self.clock.wait_until(lambda: len(self._data) >= n, timeout)
+            self.clock.wait_until(lambda: len(self._data) >= n or self.port_error is not None, timeout)
+            if len(self._data) < n:
+                self._check_port()
             out = bytes(self._data[:n])
             del self._data[:n]
             return out
