@@ -4,8 +4,9 @@ Example (a real modem on a lab SIM)::
 
     apn: internet
     username: ""
-    password: secret          # redacted in transcripts
-    sim_pin: null
+    password: secret          # secrets: redacted in every output (atconform.redact)
+    sim_pin: "1234"           # quoted: YAML reads 0123 as a number
+    device_password: null     # Queclink AT@ password (not used yet)
     peers:
       tcp_echo: {host: tcpbin.com, port: 4242}
       udp_echo: {host: udp-echo.example.net, port: 7}
@@ -22,9 +23,12 @@ Peers left out are started on loopback by the fixtures (default run).
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from atconform import redact
 
 
 class Peer(BaseModel):
@@ -59,12 +63,22 @@ class Power(BaseModel):
     command_timeout: float = 30.0   # seconds a power command may take
 
 
+SECRETS = ("password", "sim_pin", "device_password")
+
+
 class Ixit(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """The lab's parameters. Secrets are :class:`SecretStr` (``repr``/``str`` show
+    ``**********``; ``.get_secret_value()`` where the real value goes on the wire, or
+    :meth:`revealed`); building an Ixit registers them with :mod:`atconform.redact`,
+    so they are ``***`` in every output. Validation errors never echo an input."""
+
+    # hide_input_in_errors: a mistyped secret must not be printed by the error about it
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
     apn: str = "internet"
     username: str = ""
-    password: str = ""
-    sim_pin: str | None = None
+    password: SecretStr = SecretStr("")          # APN password (AT+QICSGP)
+    sim_pin: SecretStr | None = None             # SIM PIN (AT+CPIN)
+    device_password: SecretStr | None = None     # Queclink AT@ password (AT@...); not used yet
     context_id: int = 1
     udp_service_port: int = 3030
     # port of the loopback DNS server the fixtures start (0: any free port); give the
@@ -72,6 +86,33 @@ class Ixit(BaseModel):
     local_dns_port: int = 0
     peers: Peers = Field(default_factory=Peers)
     power: Power = Field(default_factory=lambda: Power())
+
+    @field_validator(*SECRETS, mode="before")
+    @classmethod
+    def _quoted(cls, v, info):
+        # YAML reads an unquoted PIN as a number (0123 even as octal 83): refuse it
+        # rather than guess the digits
+        if v is not None and not isinstance(v, (str, SecretStr)):
+            raise ValueError(f"{info.field_name} must be a string: quote it in the IXIT file (\"0123\")")
+        return v
+
+    def model_post_init(self, context: object, /) -> None:
+        redact.register(*self.secrets())
+
+    def secrets(self) -> list[str]:
+        """The non-empty secret values (password, sim_pin, device_password)."""
+        out = []
+        for name in SECRETS:
+            v = getattr(self, name)
+            if v is not None and v.get_secret_value():
+                out.append(v.get_secret_value())
+        return out
+
+    def revealed(self) -> SimpleNamespace:
+        """The fields as attributes with secrets as plain ``str``, for ``{ixit.x}``
+        placeholders whose text goes on the wire."""
+        values = {k: getattr(self, k) for k in type(self).model_fields}
+        return SimpleNamespace(**{k: v.get_secret_value() if isinstance(v, SecretStr) else v for k, v in values.items()})
 
     @classmethod
     def load(cls, path: str | Path | None) -> "Ixit":

@@ -17,7 +17,8 @@ from atconform.verdicts import Deviation, Inconclusive
 
 
 class Resolver:
-    """Fills ``{ixit.apn}`` and ``{peer.tcp_echo.port}`` placeholders."""
+    """Fills ``{ixit.apn}`` and ``{peer.tcp_echo.port}`` placeholders (IXIT secrets as
+    their real values: the text goes on the wire; outputs redact it)."""
 
     def __init__(self, ixit: Ixit, peers: dict[str, Any]):
         self.ixit = ixit
@@ -41,7 +42,7 @@ class Resolver:
     def lookup(self, key: str) -> Any:
         scope, _, rest = key.partition(".")
         if scope == "ixit":
-            return getattr(self.ixit, rest)
+            return getattr(self.ixit.revealed(), rest)
         if scope == "peer":
             name, _, attr = rest.partition(".")
             peer = self.peers.get(name)
@@ -128,7 +129,7 @@ class ModemSession:
     def step(self, spec: str, values: dict[str, Any]) -> None:
         """Run a precondition/cleanup step: ``context_active:{contextID}``, a raw
         ``AT...`` line, ``close:{connectID}``, ``power_cycle``."""
-        text = spec.format(**values, ixit=self.ixit) if "{" in spec else spec
+        text = spec.format(**values, ixit=self.ixit.revealed()) if "{" in spec else spec
         text = self.resolver.value(text) if "{" in text else text
         if text.upper().startswith("AT"):
             self.expect_ok(text, f"step {spec}")
@@ -155,7 +156,8 @@ class ModemSession:
         # at most three contexts at once (§2.1.2): make room, keeping the lab's own
         for other in sorted(active - {self.ixit.context_id}, reverse=True)[:max(0, len(active) - 2)]:
             self.expect_ok(f"AT+QIDEACT={other}")
-        self.expect_ok(f'AT+QICSGP={cid},1,"{self.ixit.apn}","{self.ixit.username}","{self.ixit.password}",0')
+        ix = self.ixit
+        self.expect_ok(f'AT+QICSGP={cid},1,"{ix.apn}","{ix.username}","{ix.password.get_secret_value()}",0')
         self.expect_ok(f"AT+QIACT={cid}", f"activate context {cid}")
 
     def step_context_inactive(self, cid: int) -> None:

@@ -7,6 +7,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from atconform.redact import redact_data
+
 from .builder import build_report
 from .loader import load_records
 from .render import render_html
@@ -60,7 +62,9 @@ def write_reports(
 
 def write_report_files(report: dict[str, Any], out_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
     """Write an already built ``report`` as ``compliance.json`` + ``compliance.html``
-    in ``out_dir`` (created if needed). Returns ``(json_path, html_path)``."""
+    in ``out_dir`` (created if needed), secrets registered in this process redacted
+    (:mod:`atconform.redact`). Returns ``(json_path, html_path)``."""
+    report = redact_data(report)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     html = render_html(report)

@@ -5,6 +5,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+from atconform import redact
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -32,8 +34,9 @@ def _printable(data: bytes) -> str:
 
 
 class Transcript:
-    """Thread-safe byte log. ``secret(s)`` registers a string (an APN password) that is
-    replaced by ``***`` whenever the transcript is rendered; raw bytes never leave it."""
+    """Thread-safe byte log. ``secret(s)`` registers a string (an APN password) with the
+    process-wide :mod:`atconform.redact` registry: it is replaced by ``***`` whenever the
+    transcript is rendered, and in every other output; raw bytes never leave it."""
 
     def __init__(self, clock=None) -> None:
         # timestamps from the link's clock: virtual seconds on the emulator's virtual clock
@@ -41,7 +44,6 @@ class Transcript:
         self._lock = threading.Lock()
         self._entries: list[Entry] = []
         self._t0 = self._now()
-        self._secrets: set[bytes] = set()
         self.wall_start = time.time()
 
     def record(self, direction: str, data: bytes) -> None:
@@ -51,8 +53,7 @@ class Transcript:
             self._entries.append(Entry(self._now() - self._t0, direction, bytes(data)))
 
     def secret(self, value: str) -> None:
-        if value:
-            self._secrets.add(value.encode("latin-1"))
+        redact.register(value)
 
     def mark(self) -> int:
         with self._lock:
@@ -63,9 +64,7 @@ class Transcript:
             return list(self._entries[since:])
 
     def _redact(self, data: bytes) -> bytes:
-        for s in self._secrets:
-            data = data.replace(s, b"***")
-        return data
+        return redact.redact_bytes(data)
 
     def render(self, since: int = 0) -> str:
         """Text form, one chunk per line group: ``+0.012 tx  AT+QIACT=1<CR>``.

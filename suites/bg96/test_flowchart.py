@@ -62,7 +62,7 @@ def test_context_commands_answer_in_time(bg96, ixit):
     module if there is no response for AT+QIDEACT in 40s." """
     cid = ixit.context_id
     bg96.step_context_inactive(cid)
-    timed(bg96, f'AT+QICSGP={cid},1,"{ixit.apn}","{ixit.username}","{ixit.password}",0', 60)
+    timed(bg96, f'AT+QICSGP={cid},1,"{ixit.apn}","{ixit.username}","{ixit.password.get_secret_value()}",0', 60)
     timed(bg96, f"AT+QIACT={cid}", 150)
     timed(bg96, "AT+QIACT?", 60)
     timed(bg96, f"AT+QIDEACT={cid}", 40)

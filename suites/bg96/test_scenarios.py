@@ -132,7 +132,7 @@ def read_all(modem, cnid, want_len, per_read=1500, timeout=10.0) -> bytes:
 # ----------------------------------------------------------------------------- 3.1
 @purpose("3.1/context", "3.1", "configure, activate, query and deactivate a context", "AT+QIACT")
 def test_context_configure_activate_deactivate(bg96, ixit):
-    ok(bg96, f'AT+QICSGP={CID},1,"{ixit.apn}","{ixit.username}","{ixit.password}",0')
+    ok(bg96, f'AT+QICSGP={CID},1,"{ixit.apn}","{ixit.username}","{ixit.password.get_secret_value()}",0')
     r = ok(bg96, f"AT+QICSGP={CID}")
     v = parse_info(r)
     if (v["context_type"], v["APN"], v["authentication"]) != (1, ixit.apn, 0):
