@@ -8,51 +8,81 @@
 ``emulate`` prints ``PTY /dev/pts/N`` (or ``TCP host:port``) as its first stdout line and
 serves until SIGINT or SIGTERM (contract in DESIGN.md). It binds loopback only unless
 --tcp names another address. With --faults each fault firing is reported on stderr.
+Bad input (an option, a --defects or --faults file, the spec, an address that cannot be
+bound) is one line on stderr, ``atconform <command>: ...``, and exit status 2.
 """
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import sys
 
 from atconform import MODELS
 
 
-def _emulate(args: argparse.Namespace) -> int:
-    import yaml
+def host_port(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``:PORT``: loopback; port 0: any free port) -> ``(host, port)``.
+    Raises argparse.ArgumentTypeError."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not re.fullmatch(r"[0-9]{1,5}", port) or int(port) > 65535:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT with a port 0-65535, got {text!r}")
+    return host or "127.0.0.1", int(port)
 
+
+def _spec(model: str):
+    """The model's validated spec. Raises BadInput naming the spec file."""
+    from atconform.errors import reading
+    from atconform.spec import load_family, specs_dir
+
+    with reading(specs_dir() / f"{model}.yaml"):
+        return load_family(model)
+
+
+def _emulate(args: argparse.Namespace) -> int:
     from atconform.emulator import EMULATED_MODELS, Emulator
     from atconform.emulator.dce import Defects
+    from atconform.errors import BadInput, load_yaml_model, reading
+
+    def fail(msg: str) -> int:
+        print(f"atconform emulate: {msg}", file=sys.stderr)
+        return 2
 
     if args.model not in EMULATED_MODELS:
-        print(f"atconform emulate: no emulator for {args.model} yet (emulated: {', '.join(EMULATED_MODELS)})",
-              file=sys.stderr)
-        return 2
+        return fail(f"no emulator for {args.model} yet (emulated: {', '.join(EMULATED_MODELS)})")
+    try:
+        family = _spec(args.model)
+    except BadInput as e:
+        return fail(f"bad spec {e}")
     faults = None
     if args.faults:
         from atconform.emulator.faults import FaultPlan
-        from atconform.spec import load_family
         try:
-            faults = FaultPlan.load(args.faults)
-            faults.check(load_family(args.model))
-        except (OSError, yaml.YAMLError, ValueError) as e:   # pydantic's ValidationError is a ValueError
-            print(f"atconform emulate: bad fault plan {args.faults}: {e}", file=sys.stderr)
-            return 2
+            with reading(args.faults):
+                faults = FaultPlan.load(args.faults)
+            faults.check(family)
+        except BadInput as e:
+            return fail(f"bad fault plan {e}")
+        except ValueError as e:     # check(): a command the spec does not have
+            return fail(f"bad fault plan {args.faults}: {e}")
     defects = None
     if args.defects:
-        with open(args.defects, encoding="utf-8") as f:
-            defects = Defects.model_validate(yaml.safe_load(f) or {})
-    tcp = None
-    if args.tcp:
-        host, _, port = args.tcp.rpartition(":")
-        tcp = (host or "127.0.0.1", int(port))
+        try:
+            defects = load_yaml_model(args.defects, Defects)
+        except BadInput as e:
+            return fail(f"bad defects file {e}")
+    tcp = args.tcp
     t0 = []
 
     def report_fault(ev) -> None:
         print(f"fault +{ev.time - t0[0]:.3f}s {ev.kind}: {ev.what}", file=sys.stderr, flush=True)
 
-    emu = Emulator(args.model, defects=defects, dns_port=args.dns_port, tcp=tcp, faults=faults,
-                   on_fault=report_fault)
+    try:
+        emu = Emulator(args.model, defects=defects, dns_port=args.dns_port, tcp=tcp, faults=faults,
+                       on_fault=report_fault)
+    except OSError as e:    # the address is not this host's, the port is taken or privileged
+        where = f"cannot listen on {tcp[0]}:{tcp[1]}" if tcp else "cannot open a pty"
+        return fail(f"{where}: {e.strerror or e}")
     t0.append(emu.modem.boot_time)          # times relative to the first power-on
 
     def stop(signum, frame):
@@ -73,9 +103,14 @@ def _emulate(args: argparse.Namespace) -> int:
 
 def _purposes(args: argparse.Namespace) -> int:
     from atconform.casegen import generate
-    from atconform.spec import load_family
+    from atconform.errors import BadInput
 
-    for p in generate(load_family(args.model)):
+    try:
+        family = _spec(args.model)
+    except BadInput as e:
+        print(f"atconform purposes: bad spec {e}", file=sys.stderr)
+        return 2
+    for p in generate(family):
         print(f"{p.id}\t§{p.section}\t{p.title}")
     return 0
 
@@ -85,13 +120,15 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["report"]:
         from atconform.report import main_report
         return main_report(argv[1:])
-    ap = argparse.ArgumentParser(prog="atconform", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from atconform.errors import OneLineArgumentParser
+
+    ap = OneLineArgumentParser(prog="atconform", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     e = sub.add_parser("emulate", help="start a modem emulator on a pty or TCP port")
     e.add_argument("--model", required=True, choices=MODELS)
     g = e.add_mutually_exclusive_group()
     g.add_argument("--pty", action="store_true", help="serve on a new pseudo-terminal (default)")
-    g.add_argument("--tcp", metavar="HOST:PORT", help="serve the AT link on a TCP port (pyserial socket://)")
+    g.add_argument("--tcp", metavar="HOST:PORT", type=host_port, help="serve the AT link on a TCP port (pyserial socket://)")
     e.add_argument("--dns-port", type=int, default=53, help="UDP port of the DNS servers the emulated network uses (default 53)")
     e.add_argument("--defects", metavar="FILE", help="YAML of planted defects (self-tests)")
     e.add_argument("--faults", metavar="FILE",

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from atconform.errors import OneLineArgumentParser
+
 from .builder import SCHEMA, VERDICTS, build_report
 from .diff import diff_reports, format_diff
 from .loader import load_records
@@ -21,7 +23,7 @@ DEFAULT_OUT = Path("reports")
 
 def build_parser(prog: str = "atconform report") -> argparse.ArgumentParser:
     """The argument parser of ``atconform report`` (exposed for the top-level CLI)."""
-    p = argparse.ArgumentParser(
+    p = OneLineArgumentParser(
         prog=prog,
         description="Build compliance.json and compliance.html from a results JSON-lines "
         "file, or compare two compliance reports.",
@@ -71,7 +73,7 @@ def main_report(argv: Sequence[str] | None = None) -> int:
     * ``--diff OLD NEW [--json]``: print the changes (text, or JSON with ``--json``).
       Returns 0 if there are no changes, 1 if there are, 2 on unreadable/invalid input.
 
-    Usage errors return 2 (argparse's message on stderr); ``--help`` returns 0.
+    Usage errors return 2 (one line on stderr); ``--help`` returns 0.
     """
     parser = build_parser()
     try:
@@ -81,14 +83,22 @@ def main_report(argv: Sequence[str] | None = None) -> int:
 
     if args.diff:
         if args.jsonl is not None or args.out is not None:
-            parser.print_usage(sys.stderr)
-            print("atconform report: error: --diff takes no JSONL or --out", file=sys.stderr)
+            print("atconform report: error: --diff takes no JSONL or --out (see atconform report -h)",
+                  file=sys.stderr)
             return 2
-        try:
-            old, new = (load_report(p) for p in args.diff)
-        except (OSError, ValueError) as exc:
-            print(f"atconform report: error: {exc}", file=sys.stderr)
-            return 2
+        reports = []
+        for path in args.diff:
+            try:
+                reports.append(load_report(path))
+            except OSError as exc:
+                print(f"atconform report: error: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+                return 2
+            except ValueError as exc:   # a JSON error does not say which file
+                why = " ".join(str(exc).split())
+                print(f"atconform report: error: {why if why.startswith(str(path)) else f'{path}: {why}'}",
+                      file=sys.stderr)
+                return 2
+        old, new = reports
         diff = diff_reports(old, new)
         if args.json:
             print(json.dumps(diff, indent=2, ensure_ascii=False))
@@ -97,8 +107,7 @@ def main_report(argv: Sequence[str] | None = None) -> int:
         return 1 if (diff["changed"] or diff["added"] or diff["removed"]) else 0
 
     if args.json:
-        parser.print_usage(sys.stderr)
-        print("atconform report: error: --json needs --diff", file=sys.stderr)
+        print("atconform report: error: --json needs --diff (see atconform report -h)", file=sys.stderr)
         return 2
     jsonl = args.jsonl if args.jsonl is not None else DEFAULT_JSONL
     out = args.out if args.out is not None else DEFAULT_OUT
