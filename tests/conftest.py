@@ -18,6 +18,7 @@ def emu():
     yield e
     e.stop()
     assert not e.loop.errors, f"emulator callbacks raised: {e.loop.errors}"
+    assert not e.modem.handler_errors, f"emulator handlers raised: {e.modem.handler_errors}"
 
 
 @pytest.fixture
