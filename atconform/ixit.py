@@ -6,7 +6,8 @@ Example (a real modem on a lab SIM)::
     username: ""
     password: secret          # secrets: redacted in every output (atconform.redact)
     sim_pin: "1234"           # quoted: YAML reads 0123 as a number
-    device_password: null     # Queclink AT@ password (not used yet)
+    device_password: null     # Queclink AT@ password (default gv500cna)
+    ics: {bad_input_reply: silent}   # ICS declarations of the modem (spec ics:), by name
     peers:
       tcp_echo: {host: tcpbin.com, port: 4242}
       udp_echo: {host: udp-echo.example.net, port: 7}
@@ -46,6 +47,11 @@ class Peers(BaseModel):
     ntp: Peer | None = None
     dns: Peer | None = None
     ping: Peer | None = None
+    # Queclink backend servers: the harness listens on these ports and the unit must reach
+    # them at these hosts; backend_primary is the unit's primary server (AT@BSS, set on the
+    # unit beforehand), backend_backup where the suite points AT@BSS2 (port 0: any free one)
+    backend_primary: Peer | None = None
+    backend_backup: Peer | None = None
 
 
 class Power(BaseModel):
@@ -78,7 +84,10 @@ class Ixit(BaseModel):
     username: str = ""
     password: SecretStr = SecretStr("")          # APN password (AT+QICSGP)
     sim_pin: SecretStr | None = None             # SIM PIN (AT+CPIN)
-    device_password: SecretStr | None = None     # Queclink AT@ password (AT@...); not used yet
+    device_password: SecretStr | None = None     # Queclink AT@ password (AT@...)
+    # the modem's answers to the spec's ICS declarations (``ics:`` of specs/<model>.yaml),
+    # name -> value; checked against the declaration's choices when a test reads one
+    ics: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
     context_id: int = 1
     udp_service_port: int = 3030
     # port of the loopback DNS server the fixtures start (0: any free port); give the

@@ -88,7 +88,7 @@ def test_error_tables_have_unique_codes(family):
         assert all(c.text.strip() == c.text and c.text for c in t.codes)
 
 
-@pytest.mark.parametrize("model", ["quectel_gsm", "queclink_gv500"])
+@pytest.mark.parametrize("model", ["quectel_gsm"])     # queclink_gv500 is built (issue 9 §2)
 def test_skeleton_families_generate_no_cases(model):
     fam = load_family(model)
     assert fam.commands

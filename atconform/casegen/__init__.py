@@ -48,16 +48,19 @@ class Purpose:
     expect_urc: str | None = None
     emulator_only: str | None = None
     skip: str | None = None
+    # False: the line is sent without its terminator (CaseHints.unterminated), and
+    # ``args`` may hold placeholders (``{ixit.device_password}``) for the executor
+    terminated: bool = True
 
 
 def _pid(family: Family, cmd: Command, *parts: str) -> str:
     return "/".join([family.model.upper(), cmd.key, *parts])
 
 
-def _line_name(cmd: Command) -> str:
+def _line_name(cmd: Command, family: Family | None = None) -> str:
     if cmd.syntax == "escape":
         return cmd.name
-    return "AT" + cmd.name
+    return (family.framing.prefix if family is not None else "AT") + cmd.name
 
 
 def generate(family: Family) -> list[Purpose]:
@@ -83,7 +86,7 @@ def _common(family: Family, cmd: Command) -> dict[str, Any]:
 def _for_form(family: Family, cmd: Command, form: Form) -> list[Purpose]:
     c = _common(family, cmd)
     hints = cmd.casegen
-    name = _line_name(cmd)
+    name = _line_name(cmd, family)
     k = form.kind
     if k is FormKind.test:
         out = [Purpose(_pid(family, cmd, "TEST", "response"), form="test", kind="test-response",
@@ -93,6 +96,8 @@ def _for_form(family: Family, cmd: Command, form: Form) -> list[Purpose]:
             out.append(Purpose(_pid(family, cmd, "TEST", "range", f), form="test", kind="test-range", param=f,
                                title=f"{name}=? reports <{f}> as {_describe(p)}", **c))
         return out
+    if k is FormKind.read and any(v.syntax for v in form.variants):
+        return _read_with_args(family, cmd, form, c)
     if k in (FormKind.read, FormKind.execute):
         suffix = "?" if k is FormKind.read else ""
         return [Purpose(_pid(family, cmd, k.value.upper(), "response"), form=k.value, kind=k.value,
@@ -107,6 +112,23 @@ def _for_form(family: Family, cmd: Command, form: Form) -> list[Purpose]:
     multi = len(form.variants) > 1
     for v in form.variants:
         out.extend(_write_cases(family, cmd, form, v, multi, c))
+    return out
+
+
+def _read_with_args(family: Family, cmd: Command, form: Form, c: dict) -> list[Purpose]:
+    """A query with arguments (Queclink ``AT@BSS2?<password>,,<seq>``): the response
+    purpose with the base values, then the same argument cases as a write (boundaries
+    succeed, bad input is rejected), under ``READ``."""
+    hints = cmd.casegen
+    v = form.variants[0]
+    fields = [f.name for f in _fields_of(v)]
+    values = {k: hints.base[k] for k in fields if hints.base.get(k) is not None}
+    out = [Purpose(_pid(family, cmd, "READ", "response"), form="read", kind="read", values=values,
+                   title=f"{_line_name(cmd, family)}?{v.syntax} answers with well-formed information text, fields in range",
+                   emulator_only=hints.emulator_only,
+                   cleanup=tuple(s for s in hints.cleanup if "{" not in s), **c)]
+    for variant in form.variants:
+        out.extend(_write_cases(family, cmd, form, variant, len(form.variants) > 1, c))
     return out
 
 
@@ -145,7 +167,12 @@ def _hints_for(cmd: Command, v: Variant):
 def _boundaries(p: Parameter) -> list[tuple[str, Any]]:
     out: list[tuple[str, Any]] = []
     vals = p.supported_values()
-    if p.is_numeric and vals:
+    if p.type.value == "port_pair" and p.range is not None:
+        lo, hi = p.range.min, p.range.max
+        out = [("min", str(lo)), ("max", str(hi)), ("pair-min", f"{lo}|{lo}"), ("pair-max", f"{hi}|{hi}")]
+    elif p.type.value == "hexdigits" and p.max_length:
+        out = [("min", "0" * (p.min_length or p.max_length)), ("max", "F" * p.max_length)]
+    elif p.is_numeric and vals:
         lo, hi = bounds(vals)
         out = [("min", lo), ("max", hi)]
     elif p.values:
@@ -155,9 +182,53 @@ def _boundaries(p: Parameter) -> list[tuple[str, Any]]:
     return out
 
 
+_HEXCHARS = "0123456789ABCDEF"
+
+
+def _filler(p: Parameter, n: int) -> str:
+    """A value of ``n`` characters that is valid for ``p`` in everything but its length
+    (for the Queclink types and host names; "x"s otherwise)."""
+    t = p.type.value
+    if t == "hexdigits":
+        return (_HEXCHARS * (n // 16 + 1))[:n]
+    if t == "port_pair":
+        return "0" * max(0, n - 3) + "1|1"
+    if t == "host":
+        labels, left = [], n
+        while left > 0:
+            k = min(63, left)
+            if left - k == 1:        # no empty last label: shorten this one
+                k -= 1
+            labels.append("a" * k)
+            left -= k + 1
+        return ".".join(labels)
+    return "x" * n
+
+
+def _length_cases(p: Parameter) -> tuple[list[tuple[str, Any]], list[tuple[str, str, str]]]:
+    """(valid length cases, too-short case) of a parameter named in ``CaseHints.lengths``."""
+    lo, hi = p.min_length or 0, p.max_length
+    ok: list[tuple[str, Any]] = []
+    if hi is not None and lo != hi:
+        ok = [("min-length", _filler(p, lo)), ("max-length", _filler(p, hi))]
+    bad = [("too-short", _filler(p, lo - 1), f"{lo - 1} characters (min {lo})")] if lo >= 1 else []
+    return ok, bad
+
+
 def _invalid_values(p: Parameter) -> list[tuple[str, str, str]]:
     """(label, raw token, why) for values outside the domain."""
     out: list[tuple[str, str, str]] = []
+    if p.type.value == "port_pair" and p.range is not None:
+        lo, hi = p.range.min, p.range.max
+        out += [("below-min", str(lo - 1), f"{lo - 1} (min-1)"), ("above-max", str(hi + 1), f"{hi + 1} (max+1)"),
+                ("local-below-min", f"{lo}|{lo - 1}", f"local port {lo - 1} (min-1)"),
+                ("local-above-max", f"{lo}|{hi + 1}", f"local port {hi + 1} (max+1)"),
+                ("three-parts", f"{lo}|{lo}|{lo}", "three '|'-separated ports"),
+                ("not-a-number", "A", "a letter for a port")]
+    if p.type.value == "hexdigits" and p.max_length:
+        n = p.max_length
+        out += [("lower-case", ("c" + _filler(p, n))[:n], "a lower-case hex digit"),
+                ("non-hex", ("G" + _filler(p, n))[:n], "a non-hex digit 'G'")]
     if p.is_numeric:
         vals = p.supported_values() or []
         if vals:
@@ -175,19 +246,22 @@ def _invalid_values(p: Parameter) -> list[tuple[str, str, str]]:
         out.append(("non-hex", '"3G"', 'a non-hex digit "3G"'))
     if p.max_length is not None:
         n = p.max_length + (2 if p.type.value == "hex" else 1)
-        filler = "31" * (n // 2) if p.type.value == "hex" else "x" * n
-        out.append(("overlong", f'"{filler}"', f"{n} characters (max {p.max_length})"))
+        filler = "31" * (n // 2) if p.type.value == "hex" else _filler(p, n) if not p.quoted else "x" * n
+        out.append(("overlong", f'"{filler}"' if p.quoted else filler, f"{n} characters (max {p.max_length})"))
     return out
 
 
 def _write_cases(family: Family, cmd: Command, form: Form, v: Variant, multi: bool, c: dict) -> list[Purpose]:
     base, pre, clean, vary, expect_urc = _hints_for(cmd, v)
+    hints = cmd.casegen
     fields = [f.name for f in _fields_of(v)]
-    prefix = ["WRITE"] + ([v.name] if multi else [])
-    name = _line_name(cmd)
+    kind = form.kind.value
+    prefix = [kind.upper()] + ([v.name] if multi else [])
+    op = "?" if form.kind is FormKind.read else "="
+    name = _line_name(cmd, family)
     emu_only = cmd.casegen.emulator_only
     out: list[Purpose] = []
-    common = dict(form="write", variant=v.name, preconditions=pre, cleanup=clean,
+    common = dict(form=kind, variant=v.name, preconditions=pre, cleanup=clean,
                   emulator_only=emu_only, **c)
     values0 = {k: base.get(k) for k in fields if base.get(k) is not None}
     for k, want in v.when.items():
@@ -195,27 +269,32 @@ def _write_cases(family: Family, cmd: Command, form: Form, v: Variant, multi: bo
     # a variant whose syntax has no field: one case, the line itself
     if not fields:
         out.append(Purpose("/".join([_pid(family, cmd, *prefix), "response"]), kind="write-ok",
-                           title=f"{name}={v.syntax} answers with well-formed information text",
+                           title=f"{name}{op}{v.syntax} answers with well-formed information text",
                            values={}, expect_urc=expect_urc, **common))
         return out
     varied = [f for f in fields if f not in v.when and f not in cmd.casegen.fixed
               and (vary is None or f in vary)]
     for f in varied:
         p = cmd.param(f)
-        for label, value in _boundaries(p):
+        extra = list(hints.examples.get(f, {}).items())
+        if f in hints.lengths:
+            extra += _length_cases(p)[0]
+        for label, value in _boundaries(p) + extra:
             vals = dict(values0)
             vals[f] = value
             if not _selects(cmd, form, v, vals):
                 continue
             out.append(Purpose("/".join([_pid(family, cmd, *prefix), f, label]), kind="write-ok", param=f,
                                label=label, values=vals, expect_urc=expect_urc,
-                               title=f"{name}= with <{f}>={value!r} ({label}) succeeds", **common))
+                               title=f"{name}{op} with <{f}>={value!r} ({label}) succeeds", **common))
     # bad input: each parameter of the syntax, then shape errors
+    sent = _sent_values(cmd, v, values0)
     for f in fields:
         if f in v.when:
             continue
         p = cmd.param(f)
-        for label, token, why in _invalid_values(p):
+        bad = _invalid_values(p) + (_length_cases(p)[1] if f in hints.lengths else [])
+        for label, token, why in bad:
             vals = {k: (Raw(token) if k == f else val) for k, val in _example_values(cmd, v, values0).items()}
             vals[f] = Raw(token)
             try:
@@ -224,28 +303,62 @@ def _write_cases(family: Family, cmd: Command, form: Form, v: Variant, multi: bo
                 continue
             if match_args(cmd, form, args).ok:
                 continue  # another syntax accepts it: not an error under the spec
+            if hints.bad_lines_use_base:
+                args = template_for(cmd, v.syntax).render({**sent, f: Raw(token)})
             out.append(Purpose("/".join([_pid(family, cmd, *prefix), f, label]), kind="write-error", param=f,
                                label=label, args=args,
-                               title=f"{name}= with <{f}>={why} gets ERROR", **{**common, "preconditions": ()}))
+                               title=f"{name}{op} with <{f}>={why} {_rejected(family)}", **{**common, "preconditions": ()}))
+        for label, value in hints.refused.get(f, {}).items():
+            # valid under the syntax, refused by the DCE's state (a wrong password)
+            args = template_for(cmd, v.syntax).render({**sent, f: value})
+            out.append(Purpose("/".join([_pid(family, cmd, *prefix), f, label]), kind="write-error", param=f,
+                               label=label, args=args,
+                               title=f"{name}{op} with <{f}>={value!r} ({label}) {_rejected(family)}",
+                               **{**common, "preconditions": ()}))
     full = _example_values(cmd, v, values0)
     try:
         args = template_for(cmd, v.syntax).render(full)
     except TemplateError:
         return out
+    if hints.unterminated:
+        line = template_for(cmd, v.syntax).render(sent if hints.bad_lines_use_base else full)
+        out.append(Purpose("/".join([_pid(family, cmd, *prefix), "unterminated"]), kind="write-error",
+                           label="unterminated", args=line, terminated=False,
+                           title=f"{name}{op}... without its terminator {family.framing.terminator!r} "
+                                 f"{_rejected(family)}", **{**common, "preconditions": ()}))
+    shown = sent if hints.bad_lines_use_base else full
     mandatory = _mandatory(v)
     if mandatory:
         shorter = _render_without(cmd, v, full, mandatory[-1])
         if shorter is not None and not match_args(cmd, form, shorter).ok:
+            shorter = _render_without(cmd, v, shown, mandatory[-1])
             out.append(Purpose("/".join([_pid(family, cmd, *prefix), mandatory[-1], "missing-mandatory"]),
                                kind="write-error", param=mandatory[-1], label="missing-mandatory", args=shorter,
-                               title=f"{name}= without mandatory <{mandatory[-1]}> gets ERROR", **{**common, "preconditions": ()}))
+                               title=f"{name}{op} without mandatory <{mandatory[-1]}> {_rejected(family)}", **{**common, "preconditions": ()}))
     longest = _render_all_optional(cmd, v, full)
     if longest is not None:
         extra = longest + ",1"
         if not match_args(cmd, form, extra).ok:
+            extra = _render_all_optional(cmd, v, shown) + ",1"
             out.append(Purpose("/".join([_pid(family, cmd, *prefix), "too-many"]), kind="write-error",
                                label="too-many", args=extra,
-                               title=f"{name}= with one parameter too many gets ERROR", **{**common, "preconditions": ()}))
+                               title=f"{name}{op} with one parameter too many {_rejected(family)}", **{**common, "preconditions": ()}))
+    return out
+
+
+def _rejected(family: Family) -> str:
+    """How a purpose title says the DCE refuses a line: V.250 ``gets ERROR``; a family
+    with no result codes (Queclink) has no error reply to name."""
+    return "gets ERROR" if family.result_codes else "is rejected"
+
+
+def _sent_values(cmd: Command, v: Variant, values: dict) -> dict:
+    """The values bad-input lines carry when ``CaseHints.bad_lines_use_base``: the base
+    values, placeholders kept for the executor (a device password), examples elsewhere."""
+    out = _example_values(cmd, v, values)
+    for k, val in values.items():
+        if isinstance(val, str) and "{" in val:
+            out[k] = Raw(val)
     return out
 
 
@@ -262,7 +375,8 @@ def _selects(cmd: Command, form: Form, v: Variant, values: dict) -> bool:
 
 
 _EXAMPLE = {"ipv4": "10.0.0.1", "ipv6": "2001:db8::1", "ip": "10.0.0.1", "host": "example.com",
-            "hex": "3132", "time": "2024/01/01,00:00:00+00", "string": "x", "raw": "x"}
+            "hex": "3132", "time": "2024/01/01,00:00:00+00", "string": "x", "raw": "x",
+            "port_pair": "1", "digits": "0", "timestamp": "20240101000000"}
 
 
 def _example_values(cmd: Command, v: Variant, values: dict) -> dict:
@@ -280,6 +394,8 @@ def _example_values(cmd: Command, v: Variant, values: dict) -> dict:
                 val = p.default if p.default is not None else (vals[0] if vals else 1)
             elif p.values:
                 val = p.values[0].value
+            elif p.type.value in ("hexdigits", "digits") or (p.type.value == "string" and p.min_length and not p.quoted):
+                val = _filler(p, p.min_length or 1) if p.type.value != "digits" else "0" * (p.min_length or 1)
             else:
                 val = _EXAMPLE.get(p.type.value, "x")
         out[f] = val

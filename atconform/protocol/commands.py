@@ -37,7 +37,9 @@ def build_line(family: Family, cmd: Command, kind: FormKind | str,
     """The command line (without S3) for ``cmd`` in form ``kind``.
 
     ``values`` are rendered through the variant's syntax, quoting each by its type;
-    ``args`` (write form only) is used verbatim instead, to build malformed lines.
+    ``args`` (write form, or a read form with a syntax) is used verbatim instead, to
+    build malformed lines. A read form whose variant has a syntax takes arguments after
+    the ``?`` (Queclink ``AT@BSS2?<password>,,<seq>``, seed 000 L8).
     Raises TemplateError if a mandatory value is missing, KeyError if the form is absent.
     """
     kind = FormKind(kind)
@@ -48,7 +50,11 @@ def build_line(family: Family, cmd: Command, kind: FormKind | str,
     if kind is FormKind.test:
         return head + "=?"
     if kind is FormKind.read:
-        return head + "?"
+        form = cmd.form(kind)
+        if args is None and form is not None and any(v.syntax for v in form.variants):
+            variant = variant or pick_variant_for_values(form, values or {})
+            args = template_for(cmd, variant.syntax).render(values or {})
+        return head + "?" + (args or "")
     if kind is FormKind.execute:
         return head
     if args is None:
@@ -108,6 +114,8 @@ class UnknownCommand(ValueError):
 
 
 _EXT = re.compile(r"^([+&@][A-Za-z0-9_]+|[+]{3})(=\?|\?|=)?(.*)$", re.DOTALL)
+# Queclink AT@: the framing prefix ends with "@", the command word follows (seed 000 L31-45)
+_WORD = re.compile(r"^([A-Za-z0-9]+)(=\?|\?|=)?(.*)$", re.DOTALL)
 
 
 def match_line(family: Family, body: str) -> Match:
@@ -117,6 +125,8 @@ def match_line(family: Family, body: str) -> Match:
     variant accepts the arguments. Raises UnknownCommand when the name is not in the spec
     or the form does not exist for it.
     """
+    if family.framing.style == "queclink":
+        return _match_word(family, body)
     if body == "":
         cmd = family.command("AT")
         return Match(cmd, cmd.form("execute"), cmd.form("execute").variants[0])
@@ -153,6 +163,23 @@ def match_line(family: Family, body: str) -> Match:
         raise UnknownCommand(f"{cmd.name} has no {kind.value} form")
     if kind is not FormKind.write:
         return Match(cmd, form, form.variants[0], args=rest)
+    return match_args(cmd, form, rest)
+
+
+def _match_word(family: Family, body: str) -> Match:
+    """``BSS2=<args>`` or ``BSS2?<args>`` after the ``AT@`` prefix: the command word exactly
+    as the spec writes it (upper case), ``=`` for the write form, ``?`` for the query
+    (read) form; both take arguments by their variant's syntax."""
+    m = _WORD.match(body)
+    if not m or m.group(2) not in ("=", "?"):
+        raise UnknownCommand(body[:40])
+    name, op, rest = m.groups()
+    cmd = next((c for c in family.commands if c.name == name), None)
+    if cmd is None:
+        raise UnknownCommand(name)
+    form = cmd.form(FormKind.write if op == "=" else FormKind.read)
+    if form is None:
+        raise UnknownCommand(f"{cmd.name} has no {'write' if op == '=' else 'read'} form")
     return match_args(cmd, form, rest)
 
 

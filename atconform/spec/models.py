@@ -53,6 +53,11 @@ class ParamType(str, enum.Enum):
     hex = "hex"            # string of hex digit pairs
     time = "time"          # quoted date/time string, e.g. "YYYY/MM/DD,hh:mm:ss+zz"
     raw = "raw"            # free text up to the next delimiter (error descriptions)
+    # Queclink AT@ fields (seed 000), unquoted:
+    port_pair = "port_pair"    # "<port>" or "<port>|<port>" (Server Port|Local Port), each in ``range``
+    hexdigits = "hexdigits"    # upper-case hex digits '0'-'9', 'A'-'F'; count by min/max_length
+    digits = "digits"          # decimal digits '0'-'9' (a unit id); count by min/max_length
+    timestamp = "timestamp"    # YYYYMMDDHHMMSS, a valid date and time
 
 
 class EnumValue(_Model):
@@ -109,7 +114,7 @@ class Parameter(_Model):
                 ParamType.string, ParamType.ipv4, ParamType.ipv6, ParamType.ip,
                 ParamType.host, ParamType.hex, ParamType.time,
             ) or (self.type is ParamType.enum and any(isinstance(v.value, str) for v in self.values))
-        if self.type is ParamType.port and self.range is None:
+        if self.type in (ParamType.port, ParamType.port_pair) and self.range is None:
             self.range = Range(min=0, max=65535)
         if self.type is ParamType.enum and not self.values:
             raise ValueError(f"enum parameter <{self.name}> has no values")
@@ -127,6 +132,8 @@ class Parameter(_Model):
     def supported_values(self) -> "list[int | str] | range | None":
         """The values a test command reports: a list for enums, a ``range`` for ranges
         (lazy: some span 2**32), None for strings."""
+        if self.type is ParamType.port_pair:
+            return None          # a string of one or two ranged parts, not one integer
         if self.values:
             return [v.value for v in self.values]
         if self.range is not None:
@@ -188,6 +195,9 @@ class ResponseLine(_Model):
     optional: bool = False
     payload: DataPayload | None = None
     condition: str | None = None  # manual's words on when this line appears
+    # fields that must repeat the command line's value of the same name (a Queclink
+    # reply's <seq>): the checker compares them with the request
+    echoes: list[str] = Field(default_factory=list)
 
 
 class Variant(_Model):
@@ -248,6 +258,21 @@ class CaseHints(_Model):
     expect_urc: str | None = None           # URC name that must follow a successful write
     skip: str | None = None
     emulator_only: str | None = None        # reason a case only makes sense on the emulator
+    # Opt-in extras (Queclink AT@, seed 000):
+    # ``lengths``: string-like parameters that also get length cases: a valid value of
+    # min_length and of max_length succeeds, one of min_length-1 is rejected ("too-short")
+    lengths: list[str] = Field(default_factory=list)
+    # ``examples``: parameter -> {label: value}, more valid values to try (an IPv6 address)
+    examples: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # ``refused``: parameter -> {label: value}, values the syntax allows but the DCE must
+    # refuse because they differ from its state (a wrong password); rejected like bad input
+    refused: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # ``bad_lines_use_base``: bad-input lines carry ``base`` values (placeholders left for
+    # the executor to resolve, e.g. the device password) in the fields not under test,
+    # so the field under test is the only thing wrong with them
+    bad_lines_use_base: bool = False
+    # ``unterminated``: one more bad input, a valid line sent without its terminator
+    unterminated: bool = False
 
 
 class Command(_Model):
@@ -316,7 +341,9 @@ class Framing(_Model):
     """How command lines and responses are delimited (V.250 §5.2-5.7 for AT families).
 
     ``style``: ``v250`` (AT, S3 terminates, responses framed by S3 S4) or ``queclink``
-    (``AT@CMD=...$``, replies ``+ACK:...$``).
+    (``AT@CMD=...$``, replies ``+ACK:...$``). Each style's framer implements only some
+    fields; a spec that sets one its framer ignores fails to load, naming the field
+    (:func:`atconform.protocol.delimited.unsupported_fields`).
     """
 
     style: Literal["v250", "queclink"] = "v250"
@@ -340,6 +367,37 @@ class Framing(_Model):
     # is the documented default where a manual gives none: above BG96's longest command
     # line (AT+QISENDEX with 512 hex digits) and any information text line it prints.
     max_line_length: int = Field(4096, ge=40)
+    # queclink: the words that start a DCE frame (``+ACK``, ``+QRY``); a frame runs from
+    # "<word>:" to ``terminator``, with or without s3/s4 around it
+    reply_words: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _implemented(self) -> "Framing":
+        from atconform.protocol.delimited import unsupported_fields  # local: it imports us
+        bad = unsupported_fields(self)
+        if bad:
+            raise ValueError("; ".join(bad))
+        return self
+
+
+class Declaration(_Model):
+    """An ICS/IXIT declaration: an outcome the manual leaves open, with the value this
+    spec assumes and why. A lab states its modem's own value in the IXIT (``ics:``
+    name -> value), which must be one of ``choices`` when they are given. Verdicts that
+    depend on it say so; it is never presented as the manual's word."""
+
+    name: str
+    value: str | int | float | bool | None
+    choices: list[str | int | float | bool] = Field(default_factory=list)
+    unit: str | None = None
+    description: str
+    reading: str = ""          # why this value: the seed's lines, or "not in the seed"
+
+    @model_validator(mode="after")
+    def _in_choices(self) -> "Declaration":
+        if self.choices and self.value not in self.choices:
+            raise ValueError(f"declaration {self.name}: {self.value!r} is not one of {self.choices}")
+        return self
 
 
 class Timing(_Model):
@@ -375,7 +433,34 @@ class Family(_Model):
     timing: Timing = Field(default_factory=Timing)
     state_strings: dict[str, list[str]] = Field(default_factory=dict)  # GSM: STATE: IP INITIAL...
     flow_chart: list[FlowChartRule] = Field(default_factory=list)
+    ics: list[Declaration] = Field(default_factory=list)
     notes: str | None = None
+
+    @model_validator(mode="after")
+    def _framer_can_read_it(self) -> "Family":
+        from atconform.protocol.delimited import unsupported_elements  # local: it imports us
+        bad = unsupported_elements(self)
+        if bad:
+            raise ValueError("; ".join(bad))
+        return self
+
+    def declaration(self, name: str) -> Declaration:
+        for d in self.ics:
+            if d.name == name:
+                return d
+        raise KeyError(f"{self.model}: no ICS declaration {name}")
+
+    def declared(self, name: str, overrides: dict[str, Any] | None = None) -> Any:
+        """The value of ICS declaration ``name``: the IXIT's (``overrides``) when it
+        gives one, else the spec's. Raises KeyError for an undeclared name, ValueError
+        when the IXIT's value is not one of the declaration's choices."""
+        d = self.declaration(name)
+        if overrides and name in overrides:
+            v = overrides[name]
+            if d.choices and v not in d.choices:
+                raise ValueError(f"IXIT ics.{name}: {v!r} is not one of {d.choices}")
+            return v
+        return d.value
 
     @model_validator(mode="after")
     def _unique(self) -> "Family":

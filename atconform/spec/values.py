@@ -17,6 +17,9 @@ _HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 _HEX = re.compile(r"[0-9A-Fa-f]*")
 _TIME = re.compile(r"[0-9]{4}/[0-9]{2}/[0-9]{2},[0-9]{2}:[0-9]{2}:[0-9]{2}[+-][0-9]{1,2}")
 _INT = re.compile(r"-?[0-9]+")
+_HEXDIGITS = re.compile(r"[0-9A-F]*")           # upper case only (Queclink <seq>, seed 000 L97)
+_DIGITS = re.compile(r"[0-9]*")
+_TIMESTAMP = re.compile(r"[0-9]{14}")           # YYYYMMDDHHMMSS
 # Longest integer taken from a line when the parameter has no range: more digits than
 # any 64-bit value has are a finding, never converted (Python refuses > 4300 digits).
 MAX_INT_DIGITS = 20
@@ -95,6 +98,39 @@ def check_value(p: Parameter, v: Any) -> str | None:
             return f"<{p.name}> has an odd number of hex digits"
     if t is ParamType.time and not _TIME.fullmatch(v):
         return f"<{p.name}>={v!r} is not YYYY/MM/DD,hh:mm:ss+zz"
+    if t is ParamType.port_pair:
+        return _check_port_pair(p, v)
+    if t is ParamType.hexdigits and not _HEXDIGITS.fullmatch(v):
+        return f"<{p.name}>={_short(v)} is not upper-case hex digits ('0'-'9', 'A'-'F')"
+    if t is ParamType.digits and not _DIGITS.fullmatch(v):
+        return f"<{p.name}>={_short(v)} is not decimal digits"
+    if t is ParamType.timestamp:
+        return _check_timestamp(p, v)
+    return None
+
+
+def _check_port_pair(p: Parameter, v: str) -> str | None:
+    """``<port>`` or ``<port>|<port>``, each part ASCII digits within ``p.range``."""
+    parts = v.split("|")
+    if len(parts) > 2:
+        return f"<{p.name}>={_short(v)} has {len(parts)} '|'-separated parts, at most 2"
+    names = ("server port", "local port")
+    for name, part in zip(names, parts):
+        n = bounded_int(part, p.range) if _DIGITS.fullmatch(part) and part else None
+        if n is None or (p.range is not None and n not in p.range):
+            lim = f"{p.range.min}-{p.range.max}" if p.range is not None else "a number"
+            return f"<{p.name}> {name} {_short(part)} is not {lim}"
+    return None
+
+
+def _check_timestamp(p: Parameter, v: str) -> str | None:
+    import datetime
+    if not _TIMESTAMP.fullmatch(v):
+        return f"<{p.name}>={_short(v)} is not YYYYMMDDHHMMSS (14 digits)"
+    try:
+        datetime.datetime.strptime(v, "%Y%m%d%H%M%S")
+    except ValueError:
+        return f"<{p.name}>={v!r} is not a valid date and time (YYYYMMDDHHMMSS)"
     return None
 
 
