@@ -155,6 +155,14 @@ class DelimitedFramer:
         rest = bytes(self._buf[i:])
         return any(len(rest) < len(s) and s.startswith(rest) for s in self.starts)
 
+    def _tail_keep(self) -> int:
+        """How many bytes at the end of the buffer may begin a frame start ("...+AC")."""
+        n = len(self._buf)
+        for i in range(max(0, n - self._longest + 1), n):
+            if self._partial_start(i):
+                return n - i
+        return 0
+
     def _delimiter(self, frm: int) -> tuple[int, str]:
         """First delimiter at or after ``frm``: the terminator (``"tail"``), a separator
         (``"sep"``) or a frame start (``"start"``), as (index, kind); (-1, "") when none
@@ -196,16 +204,18 @@ class DelimitedFramer:
             self._discarding = False     # an over-long frame ends where the next one starts
         if word is None and self._partial_start(0):
             return None                  # "+AC": wait for the rest of the word
-        end, kind = self._delimiter(len(word) if word else 1)
+        # a frame's end is after its start word; garbage's after its first byte; the end of
+        # an over-long frame being dropped may be the very next byte
+        end, kind = self._delimiter(len(word) if word else 0 if self._discarding else 1)
         if end < 0:
             if self._discarding:
-                keep = len(buf) - self._scanned if self._partial_start(self._scanned) else 0
+                keep = self._tail_keep()
                 del buf[:len(buf) - keep]
                 self._scanned = 0
                 return None
             if len(buf) > self.max_line:
                 head = bytes(buf[:SHOWN]).decode("latin-1")
-                keep = len(buf) - self._scanned if self._partial_start(self._scanned) else 0
+                keep = self._tail_keep()
                 del buf[:len(buf) - keep]
                 self._scanned = 0
                 self._discarding = True
