@@ -138,10 +138,23 @@ def test_nack_configuration_answers_bad_input():
         assert r.info[0].text.startswith("+NACK:BSS2,123456789012345,0001,") and not r.ok
 
 
-def test_unknown_defects_are_refused():
-    with pytest.raises(ValueError, match="unknown GV500 behaviour defects"):
-        Emulator("queclink_gv500", defects=Defects(behaviour=["no-such-defect"]))
-    assert len(BEHAVIOUR_DEFECTS) >= 6
+def test_every_defect_check_names_a_listed_defect(capsys):
+    """Each ``defect("...")`` call of the package names a listed defect (ast check), the
+    hook refuses other names, and another family's defect names are ignored, said once."""
+    import ast
+    from pathlib import Path
+    import atconform.families.queclink_gv500 as pkg
+    names = set()
+    for path in Path(pkg.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "defect":
+                assert isinstance(node.args[0], ast.Constant), f"{path.name}:{node.lineno}"
+                names.add(node.args[0].value)
+    assert names == set(BEHAVIOUR_DEFECTS)
+    with Emulator("queclink_gv500", defects=Defects(behaviour=["escape-ignored"])) as emu:
+        with pytest.raises(KeyError):
+            emu.call(lambda m: m.defect("no-such-defect"))
+    assert "ignoring behaviour defects ['escape-ignored']" in capsys.readouterr().err
 
 
 def test_power_cycle_keeps_settings_and_faults_swallow_or_nack(rig):
