@@ -1,4 +1,11 @@
 """atconform: conformance test suite for cellular modems' TCP/IP AT commands."""
 __version__ = "0.1.0"
 
-MODELS = ("bg96", "quectel_gsm", "fibocom_l610", "queclink_gv500")
+
+
+def __getattr__(name: str):
+    # MODELS: every registered family (atconform.families), the one list of them
+    if name == "MODELS":
+        from atconform import families
+        return families.models()
+    raise AttributeError(name)

@@ -1,9 +1,9 @@
 """``atconform`` command line.
 
-    atconform emulate --model bg96 [--pty | --tcp HOST:PORT] [--dns-port N] [--defects FILE]
+    atconform emulate --model MODEL [--pty | --tcp HOST:PORT] [--dns-port N] [--defects FILE]
                       [--faults FILE]
     atconform report [results.jsonl] [--out DIR] | --diff OLD NEW
-    atconform purposes [--model bg96]          list generated test purposes
+    atconform purposes [--model MODEL]         list generated test purposes (every family by default)
 
 ``emulate`` prints ``PTY /dev/pts/N`` (or ``TCP host:port``) as its first stdout line and
 serves until SIGINT or SIGTERM (contract in DESIGN.md). It binds loopback only unless
@@ -18,7 +18,7 @@ import re
 import signal
 import sys
 
-from atconform import MODELS
+from atconform import families
 
 
 def host_port(text: str) -> tuple[str, int]:
@@ -40,7 +40,8 @@ def _spec(model: str):
 
 
 def _emulate(args: argparse.Namespace) -> int:
-    from atconform.emulator import EMULATED_MODELS, Emulator
+    from atconform.emulator import Emulator
+    EMULATED_MODELS = families.emulated()
     from atconform.emulator.dce import Defects
     from atconform.errors import BadInput, load_yaml_model, reading
 
@@ -105,13 +106,14 @@ def _purposes(args: argparse.Namespace) -> int:
     from atconform.casegen import generate
     from atconform.errors import BadInput
 
-    try:
-        family = _spec(args.model)
-    except BadInput as e:
-        print(f"atconform purposes: bad spec {e}", file=sys.stderr)
-        return 2
-    for p in generate(family):
-        print(f"{p.id}\t§{p.section}\t{p.title}")
+    for model in [args.model] if args.model else families.models():
+        try:
+            family = _spec(model)
+        except BadInput as e:
+            print(f"atconform purposes: bad spec {e}", file=sys.stderr)
+            return 2
+        for p in generate(family):
+            print(f"{p.id}\t§{p.section}\t{p.title}")
     return 0
 
 
@@ -125,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = OneLineArgumentParser(prog="atconform", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     e = sub.add_parser("emulate", help="start a modem emulator on a pty or TCP port")
-    e.add_argument("--model", required=True, choices=MODELS)
+    e.add_argument("--model", required=True, choices=families.models())
     g = e.add_mutually_exclusive_group()
     g.add_argument("--pty", action="store_true", help="serve on a new pseudo-terminal (default)")
     g.add_argument("--tcp", metavar="HOST:PORT", type=host_port, help="serve the AT link on a TCP port (pyserial socket://)")
@@ -136,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                         "pdpdeact, hang, reboot); example: atconform/emulator/faults_example.yaml")
     sub.add_parser("report", help="rebuild reports/compliance.{json,html} from results.jsonl (see atconform report -h)")
     p = sub.add_parser("purposes", help="list the generated test purposes of a model")
-    p.add_argument("--model", default="bg96", choices=MODELS)
+    p.add_argument("--model", choices=families.models(), help="one family (default: every family)")
     args = ap.parse_args(argv)
     if args.cmd == "emulate":
         return _emulate(args)

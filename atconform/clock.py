@@ -17,6 +17,7 @@ machine load.
 """
 from __future__ import annotations
 
+import abc
 import contextlib
 import select
 import threading
@@ -25,16 +26,31 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 
-class Clock:
-    """What both clocks share: waiting for a predicate, built on ``now`` and ``wait``."""
+class Clock(abc.ABC):
+    """The complete clock interface, in the manner of ``trio.abc.Clock``: every wait in
+    the transport, the emulator loop, the peers and the policies goes through one.
+    Seconds throughout. ``virtual`` says whether time jumps (no wall time passes)."""
 
     cond: threading.Condition
+    virtual: bool = False
 
-    def now(self) -> float:  # pragma: no cover - interface
-        raise NotImplementedError
+    # -- time ---------------------------------------------------------------------------
+    @abc.abstractmethod
+    def now(self) -> float:
+        """Current time in seconds (monotonic; an arbitrary origin)."""
 
-    def wait(self, cond: threading.Condition, timeout: float | None) -> bool:  # pragma: no cover
-        raise NotImplementedError
+    @abc.abstractmethod
+    def sleep(self, seconds: float) -> None:
+        """Block the calling party for ``seconds``."""
+
+    @abc.abstractmethod
+    def wait(self, cond: threading.Condition, timeout: float | None) -> bool:
+        """Wait on ``cond`` (held by the caller) for at most ``timeout`` seconds; False
+        on timeout."""
+
+    @abc.abstractmethod
+    def notify(self) -> None:
+        """Wake the waiters on ``cond`` (call with ``cond`` held)."""
 
     def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
         """Block until ``predicate()`` (evaluated under ``cond``) is true or ``timeout``
@@ -47,6 +63,42 @@ class Clock:
                     return False
                 self.wait(self.cond, left)
             return True
+
+    # -- parties and I/O (what a virtual clock needs to know before it jumps) -------------
+    @abc.abstractmethod
+    def attach(self, name: str = "") -> None:
+        """The calling thread becomes a party: time waits for it to block."""
+
+    @abc.abstractmethod
+    def detach(self) -> None:
+        """The calling thread is no longer a party."""
+
+    @abc.abstractmethod
+    def io_blocked(self, *, deadline: float | None = None, wake: Callable[[], None] | None = None,
+                   fds: Callable[[], tuple[list, list]] | None = None):
+        """Context manager around a blocking I/O call of a party: idle until ``deadline``
+        (None: no deadline of its own); ``wake()`` interrupts the call; ``fds()`` gives
+        the (read, write) descriptors whose readiness means work is pending."""
+
+    @abc.abstractmethod
+    def sent(self, key: str, n: int) -> None:
+        """``n`` bytes were written into link ``key`` and are in flight."""
+
+    @abc.abstractmethod
+    def received(self, key: str, n: int) -> None:
+        """``n`` bytes of link ``key`` were taken by its reader."""
+
+    @abc.abstractmethod
+    def clear_flight(self, key: str) -> None:
+        """Bytes in flight on links starting with ``key`` are gone (flushed, closed)."""
+
+    @abc.abstractmethod
+    def listen(self, key: str) -> None:
+        """Someone reads link ``key``: its bytes in flight hold time still."""
+
+    @abc.abstractmethod
+    def unlisten(self, key: str) -> None:
+        """Nobody reads link ``key`` any more."""
 
 
 class RealClock(Clock):

@@ -13,7 +13,7 @@ import os
 import shlex
 import subprocess
 
-from atconform.policy.flowchart import PowerSwitch
+from atconform.families.base import PowerSwitch
 
 
 class PowerError(Exception):
@@ -53,6 +53,19 @@ class CommandPower(PowerSwitch):
 
     def on(self) -> None:
         self._run(self.on_cmd)
+
+
+def lab_power_cycle(channel, family, power: PowerSwitch, locate, *, settle: float = 1.0) -> None:
+    """The family-neutral lab reboot: cut the power, restore it ``settle`` s later, and
+    reopen the port where ``locate`` finds it (within the spec's default maximum response
+    time). Raises Inconclusive when the port does not come back. Families with their own
+    power-down procedure (BG96: AT+QPOWD first) register theirs on the plug-in."""
+    from atconform.verdicts import Inconclusive
+    power.off()
+    channel.clock.sleep(settle)
+    power.on()
+    if not channel.reopen(locate, family.timing.default_max_response_time):
+        raise Inconclusive("after the power cycle the port did not come back")
 
 
 class PortLocator:

@@ -14,13 +14,13 @@ import copy
 
 import pytest
 
-MODELS = ("bg96", "quectel_gsm", "fibocom_l610", "queclink_gv500")
+from atconform import families
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("atconform", "modem under test (atconform)")
     g.addoption("--port", metavar="DEVICE", help="serial device or pyserial URL of a real modem (or an emulator's pty); default: built-in emulators")
-    g.addoption("--model", choices=MODELS, help="modem family on --port (required with --port); without --port: only this family's suites")
+    g.addoption("--model", choices=families.models(), help="modem family on --port (required with --port); without --port: only this family's suites")
     g.addoption("--baud", type=int, default=115200, help="baud rate on --port (default 115200)")
     g.addoption("--ixit", metavar="FILE", help="IXIT YAML: APN and credentials, SIM PIN, peers (default: loopback peers)")
     g.addoption("--reports", metavar="DIR", default="reports", help="where compliance.json/.html and results.jsonl go (default reports/)")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from atconform.ixit import Ixit
-from atconform.protocol.engine import Response, check_response, parse_info
+from atconform.protocol.engine import Response, check_response
 from atconform.spec.models import Family
 from atconform.transport.channel import Channel, NoFinalResult
 from atconform.verdicts import Deviation, Inconclusive
@@ -62,7 +62,9 @@ class Resolver:
 
 class ModemSession:
     """The modem under test. ``at(line)`` sends one command line and returns the
-    :class:`Response`; steps below build preconditions from AT commands."""
+    :class:`Response`. A family subclasses this (``FamilyPlugin.session``) with its
+    precondition steps (``step_<name>``), its capabilities (a socket service) and the
+    hooks below where V.250 defaults do not fit it."""
 
     def __init__(self, channel: Channel, family: Family, ixit: Ixit, resolver: Resolver,
                  power_cycle: Callable[[], None] | None = None):
@@ -116,6 +118,45 @@ class ModemSession:
         self.expect_ok("ATV1")
         self.expect_ok("AT+CMEE=0")
 
+    def settle(self) -> None:
+        """End of a test: one command answered, so every URC sent during the test has
+        been read (the DCE answers in order). V.250 default: ``AT``."""
+        self.at("AT", timeout=5)
+
+    def identity(self) -> dict[str, str]:
+        """Firmware identity for the report (V.250 default: ATI and AT+GMR text)."""
+        return {"ATI": "\n".join(self.expect_ok("ATI").lines),
+                "AT+GMR": "\n".join(self.expect_ok("AT+GMR").lines)}
+
+    def expect_rejected(self, line: str, what: str) -> Response | None:
+        """Send a line the spec does not accept (``what`` says why it is malformed);
+        Deviation unless it gets ERROR (or ``+CME ERROR``), the family's error report
+        (:meth:`check_error_reported`) agrees, and the modem still answers ``AT``."""
+        resp = self.answered(line)
+        if resp.final.kind not in ("error", "cme_error"):
+            if resp.prompt:
+                self.ch.write(self.family.framing.escape.encode())   # cancel the data prompt
+            raise Deviation(f"{line}: a malformed line ({what}) was accepted with {resp.final.text}")
+        match = resp.match or self.ch.engine.match(line)
+        if match is not None:
+            self.check_error_reported(match.command, line)
+        self.responsive()
+        return resp
+
+    def check_error_reported(self, cmd, line: str) -> None:
+        """After ERROR for a malformed ``line`` of ``cmd``: the family's own error report
+        must say "invalid parameter" (default: nothing further to check)."""
+
+    def urc_wait_limit(self, cmd, variant, values: dict) -> float:
+        """Seconds to wait for the URC a write announces (default: the spec's maximum
+        response time of the command)."""
+        return self.family.max_response_time(cmd, variant)
+
+    def urc_of(self, name: str, values: dict):
+        """Predicate for the URC ``name`` that answers a write with ``values`` (default:
+        any URC of that name)."""
+        return lambda u: u.urc is not None and u.urc.name == name
+
     def responsive(self) -> None:
         """AT still gets OK (fail otherwise: the DCE hung after bad input)."""
         try:
@@ -139,59 +180,6 @@ class ModemSession:
         if fn is None:
             raise KeyError(f"unknown step {name!r}")
         fn(*( [int(arg)] if arg else []))
-
-    def active_contexts(self) -> set[int]:
-        r = self.expect_ok("AT+QIACT?")
-        out = set()
-        for i, _ in enumerate(r.info):
-            v = parse_info(r, i)
-            if v.get("context_state") == 1:
-                out.add(v["contextID"])
-        return out
-
-    def step_context_active(self, cid: int) -> None:
-        active = self.active_contexts()
-        if cid in active:
-            return
-        # at most three contexts at once (§2.1.2): make room, keeping the lab's own
-        for other in sorted(active - {self.ixit.context_id}, reverse=True)[:max(0, len(active) - 2)]:
-            self.expect_ok(f"AT+QIDEACT={other}")
-        ix = self.ixit
-        self.expect_ok(f'AT+QICSGP={cid},1,"{ix.apn}","{ix.username}","{ix.password.get_secret_value()}",0')
-        self.expect_ok(f"AT+QIACT={cid}", f"activate context {cid}")
-
-    def step_context_inactive(self, cid: int) -> None:
-        if cid in self.active_contexts():
-            self.expect_ok(f"AT+QIDEACT={cid}")
-        active = self.active_contexts()
-        if len(active) >= 3:
-            for other in sorted(active - {self.ixit.context_id}):
-                self.expect_ok(f"AT+QIDEACT={other}")
-
-    def step_socket_closed(self, cnid: int) -> None:
-        self.expect_ok(f"AT+QICLOSE={cnid}")
-
-    step_close = step_socket_closed
-
-    def step_socket_open(self, cnid: int) -> None:
-        peer = self.resolver.lookup("peer.tcp_echo")
-        self.open_socket(cnid, "TCP", peer.host, peer.port, 0, 0)
-
-    def step_udp_service_open(self, cnid: int) -> None:
-        self.open_socket(cnid, "UDP SERVICE", "127.0.0.1", 0, self.ixit.udp_service_port + cnid, 0)
-
-    def open_socket(self, cnid: int, service: str, host: str, rport: int, lport: int, mode: int,
-                    cid: int | None = None) -> None:
-        cid = cid or self.ixit.context_id
-        self.step_context_active(cid)
-        self.step_socket_closed(cnid)
-        self.expect_ok(f'AT+QIOPEN={cid},{cnid},"{service}","{host}",{rport},{lport},{mode}')
-        urc = self.ch.wait_urc(lambda u: u.urc is not None and u.urc.name == "qiopen"
-                               and u.text.startswith(f"+QIOPEN: {cnid},"), 150)
-        if urc is None:
-            raise Inconclusive(f"no +QIOPEN URC for connectID {cnid} within 150 s")
-        if urc.text != f"+QIOPEN: {cnid},0":
-            raise Inconclusive(f"socket {cnid} did not open: {urc.text}")
 
     def step_power_cycle(self) -> None:
         if self.power_cycle_fn is None:

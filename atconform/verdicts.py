@@ -1,43 +1,47 @@
 """Conformance verdicts (ISO/IEC 9646 / TTCN-3 terms) and the exceptions that set them.
 
 * pass: the test purpose was met;
-* fail: the modem deviates from the spec (``Deviation``, any AssertionError, or no final
-  result code within the maximum response time);
-* inconclusive: the precondition could not be reached (``Inconclusive``), e.g. no network;
-* error: the harness itself broke (any other exception);
+* fail: the modem deviates from the spec (:class:`Deviation`, any AssertionError, or an
+  exception whose ``verdict_in_call`` is "fail", such as no final result code within the
+  maximum response time);
+* inconclusive: the precondition could not be reached (:class:`Inconclusive`), e.g. no
+  network;
+* error: the harness itself broke (any other exception, a lost port among them);
 * not applicable: the ICS says the feature is absent;
 * skipped: not run in this configuration (e.g. emulator-only with ``--port``), reason given.
+
+The exceptions are plain: library code catches them with ``except Exception``. The pytest
+plugin (``fixtures/reporting.py``) maps them to pytest outcomes: Inconclusive becomes a
+skip whose reason starts with ``inconclusive:``.
 """
 from __future__ import annotations
-
-import pytest
 
 VERDICTS = ("pass", "fail", "inconclusive", "error", "not applicable", "skipped")
 
 
-class Deviation(AssertionError):
+class Deviation(Exception):
     """The modem's behaviour deviates from the spec: verdict fail."""
 
-
-class Inconclusive(pytest.skip.Exception):
-    """A precondition could not be established: verdict inconclusive. pytest shows it
-    as a skip whose reason starts with ``inconclusive:``; the report says inconclusive."""
-
-    def __init__(self, msg: str):
-        super().__init__(msg=f"inconclusive: {msg}")
+    verdict_in_call = "fail"
 
 
-def verdict_of(exc: BaseException | None, when: str) -> str:
-    """The verdict for an exception raised in pytest phase ``when`` (setup/call/teardown)."""
+class Inconclusive(Exception):
+    """A precondition could not be established: verdict inconclusive."""
+
+    verdict_in_call = "inconclusive"
+
+
+def verdict_of(exc: BaseException | None, when: str, *, skipped: bool = False) -> str:
+    """The verdict for an exception raised in pytest phase ``when`` (setup/call/teardown).
+    ``skipped``: pytest reported the phase as skipped (a skip marker or ``pytest.skip``)."""
     if exc is None:
-        return "pass"
-    if isinstance(exc, Inconclusive):
+        return "skipped" if skipped else "pass"
+    if isinstance(exc, Inconclusive) or str(exc).startswith("inconclusive:"):
         return "inconclusive"
-    if isinstance(exc, pytest.skip.Exception):
+    if skipped:
         return "skipped"
     if isinstance(exc, AssertionError) and when == "call":
         return "fail"
-    from atconform.transport.channel import NoFinalResult
-    if isinstance(exc, NoFinalResult) and when == "call":
+    if getattr(exc, "verdict_in_call", None) == "fail" and when == "call":
         return "fail"
     return "error"

@@ -1,5 +1,5 @@
 """Virtual time against wall time: BG96 Figure 1 scenarios on the emulator's virtual
-clock (``atconform.policy.bench.FlowBench``). Reports, per scenario, the virtual seconds
+clock (``atconform.families.bg96.bench.FlowBench``). Reports, per scenario, the virtual seconds
 the policy lived through, the wall seconds that cost, their ratio, and the clock's jumps.
 Median wall time of ``repeats`` runs; the virtual times are identical run to run (the
 bench checks it) whatever the machine's load."""
@@ -8,7 +8,7 @@ from __future__ import annotations
 import statistics
 import time
 
-from atconform.policy.bench import FlowBench
+from atconform.families.bg96.bench import FlowBench
 
 SCENARIOS = {
     "baseline (no fault)": ([], None),

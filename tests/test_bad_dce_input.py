@@ -75,7 +75,7 @@ def test_huge_announced_length_is_unparseable_and_ok_still_framed():
 def test_huge_length_in_a_push_recv_urc_is_unparseable():
     """A '"recv"' URC announcing a huge length swallowed the link in push mode."""
     eng = AtEngine(BG96)
-    eng.push_sockets.add(0)
+    eng.hooks.push_sockets.add(0)
     evs = eng.feed(b'\r\n+QIURC: "recv",0,' + NINES[:3000].encode() + b'\r\n\r\n+QIURC: "recv",0,3\r\nabc')
     assert isinstance(evs[0], Unparseable) and "currentrecvlength" in evs[0].reason
     assert isinstance(evs[1], UrcLine) and evs[1].payload == b"abc"

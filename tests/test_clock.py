@@ -119,7 +119,7 @@ def test_real_clock_has_the_same_interface():
 
 def test_flow_chart_traces_do_not_depend_on_load():
     """Two CPU burners on a 2-core machine; the same faults give the same trace each time."""
-    from atconform.policy.bench import FlowBench
+    from atconform.families.bg96.bench import FlowBench
     faults = [{"kind": "qiact_hang", "times": 1}, {"kind": "qiopen_urc", "err": None, "times": 1},
               {"kind": "sim_not_ready", "seconds": 4}]
     burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from atconform.policy.flowchart import (
+from atconform.families.bg96.policy import (
     Command, FlowChartPolicy, drive, GaveUp, Numbers, Outcome, PowerOff, PowerOn, Reopen, Sleep, Target, WaitUrc,
 )
 from atconform.spec import load_family

@@ -72,7 +72,7 @@ def test_reopen_gives_up_after_its_timeout():
 
 def test_power_cycle_flow_cuts_power_12s_after_qpowd_and_finds_the_new_port():
     """The policy's power cycle, also used for a lab's IXIT power commands."""
-    from atconform.policy.bench import FlowBench
+    from atconform.families.bg96.bench import FlowBench
     b = FlowBench()
     try:
         b.clock.sleep(100)                 # a power cycle later in a run: times from now

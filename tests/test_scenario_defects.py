@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from atconform.emulator.bg96 import BEHAVIOUR_DEFECTS
+from atconform.families.bg96.emulator import BEHAVIOUR_DEFECTS
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = REPO / "suites" / "bg96" / "test_scenarios.py"

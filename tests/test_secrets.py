@@ -15,7 +15,8 @@ from pydantic import ValidationError
 
 from atconform import redact
 from atconform.ixit import Ixit
-from atconform.session import ModemSession, Resolver
+from atconform.families.bg96.session import Bg96Session
+from atconform.session import Resolver
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -85,7 +86,7 @@ def test_the_real_secret_goes_on_the_wire():
     pw = fresh("wire")
     ixit = Ixit.model_validate({"password": pw})
     ch = _Recorder()
-    modem = ModemSession(ch, None, ixit, Resolver(ixit, {}))
+    modem = Bg96Session(ch, None, ixit, Resolver(ixit, {}))
     assert modem.resolver.value("{ixit.password}") == pw
     modem.step('AT+QICSGP={contextID},1,"{ixit.apn}","{ixit.username}","{ixit.password}",0', {"contextID": 2})
     modem.step_context_active(3)

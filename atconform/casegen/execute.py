@@ -11,7 +11,7 @@ from atconform.protocol.engine import Response
 from atconform.session import ModemSession
 from atconform.spec.models import FormKind
 from atconform.spec.values import IntervalSet, reported_values
-from atconform.verdicts import Deviation, Inconclusive
+from atconform.verdicts import Deviation
 
 
 def run(p: Purpose, modem: ModemSession) -> Response | None:
@@ -25,31 +25,25 @@ def run(p: Purpose, modem: ModemSession) -> Response | None:
             _check_range(modem, cmd, form, resp, p.param)
         return resp
     if p.kind in ("read", "execute"):
-        resp = modem.answered(build_line(fam, cmd, FormKind(p.form)))
+        # a query with arguments (Queclink AT@BSS2?<password>,,<seq>) takes the purpose's values
+        resp = modem.answered(build_line(fam, cmd, FormKind(p.form), modem.resolver.values(p.values)))
         modem.check(resp)
         if resp.final.kind not in ("ok", "connect", "no_carrier"):
             raise Deviation(f"{resp.line}: got {resp.final.text}")
         _cleanup(modem, p, {})
         return resp
     if p.kind == "write-error":
-        line = build_line(fam, cmd, FormKind.write, args=p.args)
-        resp = modem.answered(line)
-        if resp.final.kind not in ("error", "cme_error"):
-            if resp.prompt:
-                modem.ch.write(fam.framing.escape.encode())   # cancel the data prompt
-            raise Deviation(f"{line}: a malformed line ({p.title.split(' with ', 1)[-1]}) was accepted with {resp.final.text}")
-        if cmd.tcpip and fam.model == "bg96":
-            err = modem.answered("AT+QIGETERROR")
-            if not err.info or not err.info[0].text.startswith("+QIGETERROR: 552"):
-                raise Deviation(f"after {line} got ERROR, AT+QIGETERROR says {err.lines}, expected 552 (Invalid parameters, §3.9)")
-        modem.responsive()
-        return resp
+        # args may name the device password ({ixit.device_password}); the form may be a query
+        line = build_line(fam, cmd, FormKind(p.form), args=modem.resolver.value(p.args))
+        if not p.terminated:        # the line goes without its terminator (CaseHints.unterminated)
+            return modem.expect_rejected(line, p.title.split(" with ", 1)[-1], terminated=False)
+        return modem.expect_rejected(line, p.title.split(" with ", 1)[-1])
     # write-ok: boundary value with preconditions
     values = modem.resolver.values(p.values)
     variant = next(v for v in form.variants if v.name == p.variant)
     for step in p.preconditions:
         modem.step(step, values)
-    line = build_line(fam, cmd, FormKind.write, values, variant=variant)
+    line = build_line(fam, cmd, FormKind(p.form), values, variant=variant)
     try:
         kw = {}
         if variant.data == "fixed":
@@ -61,17 +55,16 @@ def run(p: Purpose, modem: ModemSession) -> Response | None:
             raise Deviation(f"{line}: no '>' prompt before {resp.final.text}")
         modem.check(resp, expect_success=True)
         if resp.final.kind == "connect":
-            # transparent access mode: CONNECT is the open result, no +QIOPEN URC (§2.1.4)
+            # the write entered data mode: CONNECT is its outcome, instead of a URC
             modem.escape_data_mode()
         elif p.expect_urc:
             _await_urc(modem, cmd, variant, values, p.expect_urc)
-    except (Exception, Inconclusive):
+    except Exception:
         # the verdict found so far stands: a failing cleanup must not turn a fail
         # into inconclusive, so after an exception the cleanup is best effort
-        # (Inconclusive is a pytest outcome, a BaseException: named explicitly)
         try:
             _cleanup(modem, p, values)
-        except (Exception, Inconclusive):
+        except Exception:
             pass
         raise
     _cleanup(modem, p, values)
@@ -105,18 +98,8 @@ def _fmt(s) -> str:
 
 
 def _await_urc(modem: ModemSession, cmd, variant, values, name: str) -> None:
-    limit = modem.family.max_response_time(cmd, variant)
-    if "timeout" in values and "pingnum" in values:       # QPING: each ping waits <timeout>
-        limit = max(limit, values["timeout"] * values["pingnum"] + 5)
-    cnid = values.get("connectID")
-
-    def pred(u) -> bool:
-        if u.urc is None or u.urc.name != name:
-            return False
-        return cnid is None or name != "qiopen" or u.text.startswith(f"+QIOPEN: {cnid},")
-
-    urc = modem.ch.wait_urc(pred, limit)
-    if urc is None:
+    limit = modem.urc_wait_limit(cmd, variant, values)
+    if modem.ch.wait_urc(modem.urc_of(name, values), limit) is None:
         raise Deviation(f"no {name} URC within {limit:g} s after {cmd.name}")
 
 

@@ -18,7 +18,7 @@ from typing import Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from atconform.emulator.faults import FaultEvent, FaultState
+from atconform.emulator.faults import FaultEvent, FaultState, kinds_of
 from atconform.protocol.commands import Match, UnknownCommand, match_line, response_templates
 from atconform.spec.models import Family, FormKind
 
@@ -33,7 +33,7 @@ class Defects(BaseModel):
     ``accept_invalid``: commands that answer OK to a line the spec rejects.
     ``reject_valid``: commands that answer ERROR to every write the spec accepts.
     ``behaviour``: named behaviour defects of the family module (``BEHAVIOUR_DEFECTS``
-    in ``atconform.emulator.bg96`` lists them), one per checked behaviour.
+    in ``atconform.families.bg96.emulator`` lists them), one per checked behaviour.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -45,8 +45,6 @@ class Defects(BaseModel):
     behaviour: list[str] = Field(default_factory=list)
 
 
-# faults applied to a command line before its handler runs (qiopen_urc: in the handler)
-LINE_FAULTS = ("no_response", "qiact_hang", "error_result", "delayed_final")
 
 
 class Dce:
@@ -294,11 +292,12 @@ class Dce:
         """Apply a command-line fault to an accepted line; True when it took the line.
         Only lines the spec accepts are matched: a malformed line keeps its ERROR."""
         form = m.form.kind.value
-        f = self.fault_state.command(LINE_FAULTS, m.command.name, m.command.key, form, self.boot_count)
+        # faults applied to a command line before its handler runs (timing "line")
+        f = self.fault_state.command(kinds_of("line"), m.command.name, m.command.key, form, self.boot_count)
         if f is None:
             return False
         name = f"{m.command.at_name} ({form})"
-        if f.kind in ("no_response", "qiact_hang"):
+        if f.swallows:
             self.fault_fired(f.kind, f"{name}: swallowed, no response")
             self.current = None
             self.busy = False

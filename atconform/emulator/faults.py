@@ -11,7 +11,7 @@ A plan::
 
     seed: 7
     faults:
-      - {kind: qiact_hang, times: 1}           # first AT+QIACT=<cid> never answers
+      - {kind: qiact_hang, times: 1}           # BG96: first AT+QIACT=<cid> never answers
       - {kind: sim_not_ready, seconds: 5, boots: 1}
       - {kind: reboot, at: 30, down: 5, probability: 0.5}
 
@@ -22,7 +22,10 @@ plan's run, so a run is reproducible).
 
 What the "matching event" is:
 
-* command faults (no_response, delayed_final, error_result, qiact_hang, qiopen_urc):
+Kinds: the generic ones here (no_response, delayed_final, error_result, dead, reboot)
+and each family's own, registered on its plug-in (BG96: ``atconform.families.bg96.faults``).
+
+* command faults (no_response, delayed_final, error_result; BG96 qiact_hang, qiopen_urc):
   every command line the spec accepts for that command (and form). ``skip`` lets the
   first N through, ``times`` limits how often the fault fires (counted across boots),
   then it is spent. In plan order, the first fault that fires takes the command; faults
@@ -45,14 +48,20 @@ from pathlib import Path
 from typing import Annotated, ClassVar, Literal, NamedTuple
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator
 
 FormName = Literal["test", "read", "write", "execute"]
-RegCommand = Literal["+CREG", "+CGREG", "+CEREG"]
 
 
 class _Fault(BaseModel):
+    """A fault kind. ``timing`` says when it is matched: "line" (an accepted command
+    line, before its handler: the DCE applies it), "command" (in the family's handler),
+    "boot" (a condition drawn at power-on), "timed" (a timer armed at power-on).
+    ``swallows``: a line fault that takes the line without any answer."""
+
     model_config = ConfigDict(extra="forbid")
+    timing: ClassVar[str] = "boot"
+    swallows: ClassVar[bool] = False
     boots: int | None = Field(None, ge=1)
     probability: float = Field(1.0, ge=0.0, le=1.0)
 
@@ -62,6 +71,8 @@ class _Fault(BaseModel):
 
 class _Counted(_Fault):
     """A fault that fires on matching command lines, ``skip`` and ``times`` applying."""
+
+    timing: ClassVar[str] = "line"
 
     times: int | None = Field(None, ge=0)
     skip: int = Field(0, ge=0)
@@ -86,6 +97,7 @@ class NoResponse(_CommandFault):
     the module fails to get response in 60s." (and the per-command timeouts)."""
 
     kind: Literal["no_response"]
+    swallows: ClassVar[bool] = True
 
 
 class DelayedFinal(_CommandFault):
@@ -109,80 +121,13 @@ class ErrorResult(_CommandFault):
     cme: int | None = Field(None, ge=0)
 
 
-class QiactHang(_Counted):
-    """AT+QIACT=<contextID> never answers (a no_response on +QIACT write). Figure 1:
-    "Reboot the module if there is no response for AT+QIACT in 150s." """
-
-    kind: Literal["qiact_hang"]
-    command: ClassVar[str] = "+QIACT"
-    form: ClassVar[FormName | None] = "write"
-
-
-class QiopenUrc(_Counted):
-    """AT+QIOPEN answers as usual but the connection fails with ``err`` in
-    ``+QIOPEN: <connectID>,<err>`` (transparent mode: ``ERROR``); with ``err`` None no
-    URC ever comes and the socket stays Opening (transparent mode: no final result code,
-    but the modem takes the next line). Figure 1: "If failed to get response of AT+QIOPEN
-    in 150s, then close connection." and "If failed to open connection for 5 times
-    continuously, deactivate the PDP context first, and then re-activate the PDP context
-    and open connection again." """
-
-    kind: Literal["qiopen_urc"]
-    command: ClassVar[str] = "+QIOPEN"
-    form: ClassVar[FormName | None] = "write"
-    err: int | None = Field(None, ge=1, le=574)
-
-
-class SimNotReady(_Fault):
-    """For ``seconds`` after power-on AT+CPIN? answers ``+CME ERROR: 14`` (SIM busy).
-
-    reading: 27.007 §8.3 has no +CPIN code for "not yet initialised"; a module still
-    reading its (U)SIM refuses the query, and §9.2.1 code 14 "SIM busy" is what modules
-    report then (plain ``ERROR`` under AT+CMEE=0). Figure 1: "If failed to identify (U)SIM
-    card in 20s, then reboot the module." """
-
-    kind: Literal["sim_not_ready"]
-    seconds: float = Field(ge=0.0)
-
-
-class RegistrationSearching(_Fault):
-    """The read form of ``commands`` reports <stat> 2 (not registered, searching) for
-    ``seconds`` after power-on (None: all boot long). Figure 1: "If failed to register on
-    CS domain service in 90s, then reboot the module." and "Query PS service in 60s by
-    AT+CGREG?/AT+CEREG? ... Go to next step no matter whether it is registered on PS
-    domain service or not in 60s." """
-
-    kind: Literal["registration_searching"]
-    commands: list[RegCommand] = Field(default_factory=lambda: ["+CREG", "+CGREG", "+CEREG"])
-    seconds: float | None = Field(None, ge=0.0)
-
-
-class NoAck(_Fault):
-    """The peer never acknowledges: AT+QISEND=<connectID>,0 reports every sent byte as
-    unacked (``connect_ids`` None: every TCP socket). The data is still sent. Figure 1:
-    "If the package is still not acknowledged after two minutes (query every 5 seconds,
-    24 times in total), the TCP connection may be abnormal." """
-
-    kind: Literal["no_ack"]
-    connect_ids: list[Annotated[int, Field(ge=0, le=11)]] | None = None
-
-
-class Pdpdeact(_Fault):
-    """The network deactivates context ``cid`` ``at`` seconds after power-on:
-    ``+QIURC: "pdpdeact",<cid>``, its sockets close (§2.2.5). Figure 1: on "pdpdeact",
-    "deactivate the PDP context first, and then re-activate" (AT+QIDEACT, AT+QIACT)."""
-
-    kind: Literal["pdpdeact"]
-    at: float = Field(ge=0.0)
-    cid: int = Field(1, ge=1, le=16)
-
-
 class Dead(_Fault):
     """From ``at`` seconds after power-on the module ignores all input and sends nothing
     until it is power-cycled. Figure 1 note 1: "You can reboot the module if the module
     fails to get response in 60s." """
 
     kind: Literal["dead"]
+    timing: ClassVar[str] = "timed"
     at: float = Field(0.0, ge=0.0)
 
 
@@ -193,15 +138,33 @@ class Reboot(_Fault):
     and start again from AT (the boot sequence of the figure)."""
 
     kind: Literal["reboot"]
+    timing: ClassVar[str] = "timed"
     at: float = Field(ge=0.0)
     down: float = Field(5.0, ge=0.0)
 
 
-Fault = Annotated[NoResponse | DelayedFinal | ErrorResult | QiactHang | QiopenUrc | SimNotReady
-                  | RegistrationSearching | NoAck | Pdpdeact | Dead | Reboot, Field(discriminator="kind")]
+GENERIC_KINDS: tuple[type[_Fault], ...] = (NoResponse, DelayedFinal, ErrorResult, Dead, Reboot)
 
-BOOT_KINDS = ("sim_not_ready", "registration_searching", "no_ack", "pdpdeact", "dead", "reboot")
-TIMED_KINDS = ("pdpdeact", "dead", "reboot")
+
+def _kind(cls: type[_Fault]) -> str:
+    return cls.model_fields["kind"].annotation.__args__[0]
+
+
+def fault_kinds(model: str | None = None) -> dict[str, type[_Fault]]:
+    """kind -> model: the generic kinds plus those of ``model``'s plug-in (every
+    registered family's when None), so one plan format serves all families."""
+    from atconform import families
+    kinds = {_kind(c): c for c in GENERIC_KINDS}
+    for m in [model] if model else families.models():
+        for c in families.get(m).fault_models():
+            kinds[_kind(c)] = c
+    return kinds
+
+
+def kinds_of(timing: str) -> tuple[str, ...]:
+    """Every known kind matched at ``timing`` ("line", "command", "boot", "timed")."""
+    return tuple(k for k, c in fault_kinds().items() if c.timing == timing
+                 or (timing == "boot" and c.timing == "timed"))
 
 
 class FaultPlan(BaseModel):
@@ -209,7 +172,31 @@ class FaultPlan(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     seed: int = 0
-    faults: list[Fault] = Field(default_factory=list)
+    faults: list[SerializeAsAny[_Fault]] = Field(default_factory=list)
+
+    @field_validator("faults", mode="before")
+    @classmethod
+    def _typed(cls, raw):
+        # validated by "kind" against every registered family's kinds (check() then
+        # refuses kinds the emulated family does not have)
+        if not isinstance(raw, list):
+            return raw
+        kinds = fault_kinds()
+        out = []
+        for i, f in enumerate(raw):
+            if isinstance(f, _Fault):
+                out.append(f)
+                continue
+            kind = f.get("kind") if isinstance(f, dict) else None
+            if kind not in kinds:
+                raise ValueError(f"faults[{i}]: unknown kind {kind!r} (known: {', '.join(sorted(kinds))})")
+            try:
+                out.append(kinds[kind].model_validate(f))
+            except ValidationError as e:     # keep the fault's index in the message
+                why = "; ".join(f"faults[{i}].{'.'.join(map(str, x['loc']))} ({kind}): {x['msg']}"
+                                for x in e.errors())
+                raise ValueError(why) from None
+        return out
 
     @classmethod
     def load(cls, path: str | Path) -> FaultPlan:
@@ -222,7 +209,10 @@ class FaultPlan(BaseModel):
     def check(self, family) -> None:
         """Raise ValueError when a command fault names a command (or form) the family's
         spec does not have."""
+        own = fault_kinds(family.model)
         for i, f in enumerate(self.faults):
+            if f.kind not in own:
+                raise ValueError(f"faults[{i}]: {f.kind!r} is not a fault kind of {family.model}")
             if not isinstance(f, _CommandFault):
                 continue
             try:
@@ -278,7 +268,7 @@ class FaultState:
         """Draw the condition and timed faults for power-on number ``boot``; returns the
         ones that are on, in plan order."""
         self._on = [i for i, f in enumerate(self.plan.faults)
-                    if f.kind in BOOT_KINDS and f.in_boot(boot) and self._draw(f)]
+                    if f.timing in ("boot", "timed") and f.in_boot(boot) and self._draw(f)]
         return [self.plan.faults[i] for i in self._on]
 
     @property

@@ -13,9 +13,14 @@ from atconform.emulator.dce import Defects
 from atconform.emulator.faults import FaultEvent, FaultPlan
 from atconform.emulator.pty import PtyPort
 from atconform.emulator.runtime import Loop
+from atconform import families
 from atconform.spec import load_family
 
-EMULATED_MODELS = ("bg96",)
+
+def __getattr__(name: str):
+    if name == "EMULATED_MODELS":      # computed: the registry is the one list of families
+        return families.emulated()
+    raise AttributeError(name)
 
 
 class Emulator:
@@ -32,8 +37,9 @@ class Emulator:
     def __init__(self, model: str = "bg96", *, defects: Defects | None = None, dns_port: int = 53,
                  tcp: tuple[str, int] | None = None, clock=None, faults: FaultPlan | None = None,
                  on_fault: Callable[[FaultEvent], None] | None = None, reenumerate: bool = False):
-        if model not in EMULATED_MODELS:
-            raise ValueError(f"no emulator for model {model!r} yet; emulated: {', '.join(EMULATED_MODELS)}")
+        emulated = families.emulated()
+        if model not in emulated:
+            raise ValueError(f"no emulator for model {model!r} yet; emulated: {', '.join(emulated)}")
         self.model = model
         self.family = load_family(model)
         self.loop = Loop(clock)
@@ -52,9 +58,9 @@ class Emulator:
             self.url = f"socket://{host}:{port}"
             self.loop.add_reader(self._listener, self._accept)
             out = self._tcp_write
-        from atconform.emulator.bg96 import Bg96
-        self.modem = Bg96(self.family, self.loop, out, defects, dns_port=dns_port, faults=faults,
-                          power_hook=self._power_event)
+        dce_class = families.get(model).emulator_class()
+        self.modem = dce_class(self.family, self.loop, out, defects, dns_port=dns_port, faults=faults,
+                               power_hook=self._power_event)
         self.modem.on_fault = on_fault     # called on the emulator thread for each FaultEvent
 
     def _input(self, data: bytes) -> None:

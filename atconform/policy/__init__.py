@@ -1,2 +1,3 @@
-"""Host-side recovery policies (BG96 flow chart, Figure 1). Numbers come from the
-spec's ``flow_chart:`` section, never from this code."""
+"""Host-side policies, family-neutral parts: the actions and driver (:mod:`.driver`) and
+the reboot back-off rule (:mod:`.backoff`). A family's own policy lives in its package
+(BG96 Figure 1: ``atconform.families.bg96.policy``), its numbers in its spec."""

@@ -8,6 +8,7 @@ the reading, writing and waiting.
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +16,8 @@ from atconform.protocol.commands import Match, UnknownCommand, match_line, respo
 from atconform.protocol.framer import (
     Echo, Event, Final, Framer, InfoLine, Prompt, Unparseable, UrcLine,
 )
-from atconform.spec.models import Family, Urc
+from atconform.families.base import EngineHooks
+from atconform.spec.models import Family, ResultCode, Urc
 from atconform.spec.template import Template
 
 
@@ -47,6 +49,8 @@ class Response:
         return None if self.final_at is None else self.final_at - self.sent_at
 
     def __str__(self) -> str:
+        if self.final is not None and self.final.result in (REPLY, OTHER_REPLY):
+            return " | ".join(self.lines)      # the reply is the final: once is enough
         parts = [*self.lines, self.final.text if self.final else "<no final result>"]
         return " | ".join(parts)
 
@@ -54,23 +58,15 @@ class Response:
 class AtEngine:
     """Spec-driven protocol state for one DTE-DCE link."""
 
-    def __init__(self, family: Family):
+    def __init__(self, family: Family, hooks: "EngineHooks | None" = None):
         self.family = family
         self.urc_templates: list[tuple[Urc, Template]] = [
             (u, template_for(u, u.template)) for u in family.urcs
         ]
-        self.framer = Framer(family, self.urc_templates, self._urc_payload)
-        # connectIDs in direct push mode: only their "recv" URCs carry payload; the same
-        # line shape without payload is buffer mode with recvind=1 (§2.1.15)
-        self.push_sockets: set[int] = set()
-
-    def _urc_payload(self, urc: Urc, values: dict) -> int | None:
-        if urc.payload is None:
-            return None
-        if urc.name == "recv-push" and values.get("connectID") not in self.push_sockets:
-            return None
-        n = values.get(urc.payload.length_field)
-        return n * self.framer.payload_scale if isinstance(n, int) else None
+        # the family's own framing state (payload rules, settings that change framing)
+        self.hooks = hooks if hooks is not None else family_hooks(family)
+        self.framer = make_framer(family, self.urc_templates, self.hooks.urc_payload)
+        self.hooks.framer = self.framer
 
     def match(self, line: str) -> Match | None:
         """The spec's reading of a command line (``AT...``), or None if unknown."""
@@ -95,31 +91,64 @@ class AtEngine:
                     templates.append((tpl, r.payload.length_field if r.payload else None))
                 prompt = prompt or v.data is not None
         self.framer.command_sent(line, templates, prompt=prompt)
-        self._track_modes(m)
+        if m is not None:
+            self.hooks.command_sent(m)
         return (line + self.family.framing.terminator).encode("latin-1"), m
-
-    def _track_modes(self, m: Match | None) -> None:
-        if m is None or not m.ok or m.form.kind.value != "write":
-            return
-        name, v = m.command.name, m.values
-        if name == "+QICFG" and "recv_data_format" in v:
-            # §2.1.15 hex receive format: <n> announced bytes arrive as 2n hex digits
-            self.framer.payload_scale = 2 if v["recv_data_format"] == 1 else 1
-        if name == "+QIOPEN" and "connectID" in v:
-            (self.push_sockets.add if v.get("access_mode") == 1 else self.push_sockets.discard)(v["connectID"])
-        elif name == "+QISWTMD":
-            (self.push_sockets.add if v.get("access_mode") == 1 else self.push_sockets.discard)(v["connectID"])
 
     def feed(self, data: bytes) -> list[Event]:
         return self.framer.feed(data)
 
 
+def family_hooks(family: Family) -> EngineHooks:
+    """The registered family's engine hooks; the defaults for a spec with no plug-in."""
+    from atconform import families
+    try:
+        return families.get(family.model).make_engine_hooks(family)
+    except families.UnknownFamily:
+        return EngineHooks(family)
+
+
+FRAMERS = {"v250": "atconform.protocol.framer:Framer",
+           "queclink": "atconform.protocol.delimited:DelimitedFramer"}
+
+
+def make_framer(family: Family, urc_templates, urc_payload):
+    """The framer for ``family.framing.style``: V.250 lines, or ``$``-delimited replies."""
+    ref = FRAMERS[family.framing.style]
+    mod, _, attr = ref.partition(":")
+    cls = Framer if attr == "Framer" else getattr(importlib.import_module(mod), attr)
+    return cls(family, urc_templates, urc_payload)
+
+
+# A variant with ``final: []`` has no final result code: its reply line itself ends the
+# command (Queclink ``+ACK:...$``, seed 000). The Transaction records that line as the
+# response's ``final`` too, with one of these results, so "answered" reads the same for
+# every family: kind "ok" when the line has the shape of one of the variant's replies.
+REPLY = ResultCode(text="<reply>", kind="ok",
+                   description="a reply line of the command ended it (final: [])")
+OTHER_REPLY = ResultCode(text="<other reply>", kind="other",
+                         description="a line that is none of the command's replies ended it (final: [])")
+
+
+def _reply_templates(match: Match | None) -> list[Template] | None:
+    """The reply templates when ``match``'s variants end with a reply line (every
+    candidate variant has ``final: []``), else None."""
+    if match is None:
+        return None
+    variants = [match.variant] if match.variant is not None else match.form.variants
+    if not variants or any(v.final for v in variants):
+        return None
+    return [t for v in variants for t in response_templates(match.command, match.form, v)]
+
+
 class Transaction:
     """Collects the events of one command into a :class:`Response`. ``add`` returns True
-    once the final result code has arrived."""
+    once the final result code has arrived, or, for a variant with ``final: []``, the
+    first information line (the reply ends the command)."""
 
     def __init__(self, line: str, match: Match | None, sent_at: float):
         self.response = Response(line, match, sent_at=sent_at)
+        self._replies = _reply_templates(match)
 
     def add(self, ev: Event, now: float) -> bool:
         r = self.response
@@ -127,6 +156,11 @@ class Transaction:
             r.echo = ev.text
         elif isinstance(ev, InfoLine):
             r.info.append(ev)
+            if self._replies is not None:
+                shaped = any(t.matches(ev.text) for t in self._replies)
+                r.final = Final(ev.text, REPLY if shaped else OTHER_REPLY)
+                r.final_at = now
+                return True
         elif isinstance(ev, UrcLine):
             r.urcs.append(ev)
         elif isinstance(ev, Prompt):
@@ -156,22 +190,32 @@ def check_response(family: Family, resp: Response, *, expect_success: bool | Non
     """
     problems: list[str] = [f"{resp.line}: unparseable line {u.text!r}: {u.reason}" for u in resp.unparseable]
     m = resp.match
+    replies_end = _reply_templates(m) is not None
     if resp.final is None:
-        return problems + [f"{resp.line}: no final result code"]
+        return problems + [f"{resp.line}: " + ("no reply" if replies_end else "no final result code")]
     if m is None:
         return problems
     variant = m.variant or m.form.variants[0]
-    allowed = list(variant.final)
-    if "ERROR" in allowed:
-        allowed.append("+CME ERROR: ")  # AT+CMEE=1/2 turns ERROR into +CME ERROR: <n>
-    final_text = resp.final.result.text if resp.final.result else resp.final.text
-    if final_text not in allowed:
-        problems.append(f"{resp.line}: final result {resp.final.text!r} is not one of {variant.final}")
-    success = final_text in success_results(variant.final)
-    if expect_success is True and not success:
-        problems.append(f"{resp.line}: expected {success_results(variant.final)}, got {resp.final.text!r}")
-    if expect_success is False and success:
-        problems.append(f"{resp.line}: expected an error result, got {resp.final.text!r}")
+    if replies_end:
+        # final: [] -- the reply line is the whole answer; its templates are checked below
+        success = resp.final.result is REPLY
+        if expect_success is True and not success:
+            problems.append(f"{resp.line}: expected one of the replies {[r.template for r in variant.responses]}, "
+                            f"got {resp.final.text!r}")
+        if expect_success is False and resp.final is not None:
+            problems.append(f"{resp.line}: expected no reply, got {resp.final.text!r}")
+    else:
+        allowed = list(variant.final)
+        if "ERROR" in allowed:
+            allowed.append("+CME ERROR: ")  # AT+CMEE=1/2 turns ERROR into +CME ERROR: <n>
+        final_text = resp.final.result.text if resp.final.result else resp.final.text
+        if final_text not in allowed:
+            problems.append(f"{resp.line}: final result {resp.final.text!r} is not one of {variant.final}")
+        success = final_text in success_results(variant.final)
+        if expect_success is True and not success:
+            problems.append(f"{resp.line}: expected {success_results(variant.final)}, got {resp.final.text!r}")
+        if expect_success is False and success:
+            problems.append(f"{resp.line}: expected an error result, got {resp.final.text!r}")
     templates = response_templates(m.command, m.form, variant)
     seen: dict[int, int] = {}
     for line in resp.info:
@@ -184,6 +228,11 @@ def check_response(family: Family, resp: Response, *, expect_success: bool | Non
             seen[i] = seen.get(i, 0) + 1
             problems.extend(f"{resp.line}: {line.text!r}: {p}" for p in parsed.problems)
             rl = variant.responses[i]
+            for name in rl.echoes:
+                # the reply must repeat the command's value (Queclink <seq>: which command it answers)
+                if name in m.values and parsed.raw.get(name) != str(m.values[name]):
+                    problems.append(f"{resp.line}: {line.text!r}: <{name}> is {parsed.raw.get(name)!r}, "
+                                    f"the command sent {m.values[name]!r}")
             if rl.payload is not None:
                 n = parsed.values.get(rl.payload.length_field, 0)
                 got = len(line.payload or b"")

@@ -31,7 +31,10 @@ class PortLost(ChannelError):
 
 
 class NoFinalResult(ChannelError):
-    """No final result code within the allowed time. ``response`` holds what did come."""
+    """No final result code within the allowed time. ``response`` holds what did come.
+    Raised by the line under test it is a deviation (verdict fail)."""
+
+    verdict_in_call = "fail"
 
     def __init__(self, response: Response, timeout: float):
         super().__init__(f"{response.line}: no final result code within {timeout:g} s "

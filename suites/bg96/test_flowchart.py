@@ -3,7 +3,7 @@ Manual chapter 1.1, seed 002): both sides of the vendor's contract with the host
 
 (a) Timing conformance, on a real modem too: each command of the figure answers within
     the time the figure allows it.
-(b) The host's recovery policy (``atconform.policy.flowchart``), emulator only: for every
+(b) The host's recovery policy (``atconform.families.bg96.policy``), emulator only: for every
     rule, the fault that triggers it and the exact decision trace: actions, order and
     virtual times to the second.
 (c) The reboot back-off across 7 failing reboots.
@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import pytest
 
-from atconform.policy.flowchart import GaveUp
+from atconform.families.bg96.policy import GaveUp
+from atconform.families.bg96.session import qiopen_error, qiopen_for
 from atconform.protocol.engine import parse_info
 from atconform.verdicts import Deviation
 
@@ -44,12 +45,12 @@ def timed(modem, line: str, limit: float, **kw):
 
 @purpose("timing/startup", "AT, AT+CPIN?, AT+CREG?, AT+CGREG?/AT+CEREG? answer within 60 s; "
          "(U)SIM identified, CS registered", "+CPIN", kind="timing")
-def test_startup_commands_answer_in_time(bg96):
+def test_startup_commands_answer_in_time(modem):
     """ "You can reboot the module if the module fails to get response in 60s." (note 1);
     "If failed to identify (U)SIM card in 20s, then reboot the module."; "If failed to
     register on CS domain service in 90s, then reboot the module." """
     for line in ("AT", "AT+CPIN?", "AT+CREG?", "AT+CGREG?", "AT+CEREG?"):
-        r = timed(bg96, line, 60)
+        r = timed(modem, line, 60)
         if line == "AT+CPIN?" and "+CPIN: READY" not in r.lines:
             raise Deviation(f"AT+CPIN?: {r.lines}, expected +CPIN: READY")
         if line == "AT+CREG?" and parse_info(r).get("stat") not in (1, 5):
@@ -57,46 +58,45 @@ def test_startup_commands_answer_in_time(bg96):
 
 
 @purpose("timing/context", "AT+QIACT answers within 150 s, AT+QIDEACT within 40 s", "+QIACT", kind="timing")
-def test_context_commands_answer_in_time(bg96, ixit):
+def test_context_commands_answer_in_time(modem, ixit):
     """ "Reboot the module if there is no response for AT+QIACT in 150s." and "reboot the
     module if there is no response for AT+QIDEACT in 40s." """
     cid = ixit.context_id
-    bg96.step_context_inactive(cid)
-    timed(bg96, f'AT+QICSGP={cid},1,"{ixit.apn}","{ixit.username}","{ixit.password.get_secret_value()}",0', 60)
-    timed(bg96, f"AT+QIACT={cid}", 150)
-    timed(bg96, "AT+QIACT?", 60)
-    timed(bg96, f"AT+QIDEACT={cid}", 40)
+    modem.step_context_inactive(cid)
+    timed(modem, f'AT+QICSGP={cid},1,"{ixit.apn}","{ixit.username}","{ixit.password.get_secret_value()}",0', 60)
+    timed(modem, f"AT+QIACT={cid}", 150)
+    timed(modem, "AT+QIACT?", 60)
+    timed(modem, f"AT+QIDEACT={cid}", 40)
 
 
 @purpose("timing/socket", "+QIOPEN URC within 150 s, data acknowledged within 2 minutes "
          "(AT+QISEND=<connectID>,0 every 5 s, 24 times), AT+QICLOSE within 10 s", "+QIOPEN", kind="timing")
-def test_socket_commands_answer_in_time(bg96, peers, ixit):
+def test_socket_commands_answer_in_time(modem, peers, ixit):
     """ "If failed to get response of AT+QIOPEN in 150s, then close connection."; "If the
     package is still not acknowledged after two minutes (query every 5 seconds, 24 times
     in total), the TCP connection may be abnormal."; "Reboot the module if there is no
     response in 10s." (AT+QICLOSE) """
     echo = peers["tcp_echo"]
     cid, cnid = ixit.context_id, 0
-    bg96.step_context_active(cid)
-    bg96.step_socket_closed(cnid)
-    timed(bg96, f'AT+QIOPEN={cid},{cnid},"TCP","{echo.host}",{echo.port},0,0', 150)
-    urc = bg96.expect_urc(lambda u: u.text.startswith(f"+QIOPEN: {cnid},"), 150,
-                          f"no +QIOPEN: {cnid},<err> within 150 s")
-    if urc.text != f"+QIOPEN: {cnid},0":
+    modem.step_context_active(cid)
+    modem.step_socket_closed(cnid)
+    timed(modem, f'AT+QIOPEN={cid},{cnid},"TCP","{echo.host}",{echo.port},0,0', 150)
+    urc = modem.expect_urc(qiopen_for(cnid), 150, f"no +QIOPEN: {cnid},<err> within 150 s")
+    if qiopen_error(urc.text) != 0:
         raise Deviation(f"the connection to the echo peer failed: {urc.text}")
     payload = b"figure 1 maintenance probe"
-    r = timed(bg96, f"AT+QISEND={cnid},{len(payload)}", 60, data=payload)
+    r = timed(modem, f"AT+QISEND={cnid},{len(payload)}", 60, data=payload)
     if r.final.text != "SEND OK":
         raise Deviation(f"AT+QISEND: {r.final.text}, expected SEND OK")
     for k in range(24):
         if k:
-            bg96.ch.clock.sleep(5)
-        fields = parse_info(timed(bg96, f"AT+QISEND={cnid},0", 60))
+            modem.ch.clock.sleep(5)
+        fields = parse_info(timed(modem, f"AT+QISEND={cnid},0", 60))
         if fields.get("unackedbytes") == 0:
             break
     else:
         raise Deviation("data still unacknowledged after 24 queries 5 s apart (2 minutes)")
-    timed(bg96, f"AT+QICLOSE={cnid}", 10)
+    timed(modem, f"AT+QICLOSE={cnid}", 10)
 
 
 # ------------------------------------------------------- expected traces, figure numbers

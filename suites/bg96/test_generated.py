@@ -21,5 +21,5 @@ def _param(p):
 
 
 @pytest.mark.parametrize("purpose", [_param(p) for p in PURPOSES])
-def test_purpose(purpose, bg96):
-    run(purpose, bg96)
+def test_purpose(purpose, modem):
+    run(purpose, modem)

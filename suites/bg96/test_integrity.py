@@ -57,67 +57,67 @@ def _first_difference(a: bytes, b: bytes) -> str:
 
 
 @purpose("1.2/integrity-buffer", "1.2", "1 MiB through buffer access mode, both directions, byte for byte", "AT+QISEND")
-def test_one_mebibyte_buffer_access(bg96, peers, echo_conn_index):
+def test_one_mebibyte_buffer_access(modem, peers, echo_conn_index):
     echo = peers["tcp_echo"]
     data = _payload()
-    qiopen(bg96, 0, "TCP", echo.host, echo.port, 0, 0)
+    qiopen(modem, 0, "TCP", echo.host, echo.port, 0, 0)
     back = bytearray()
 
     def read_some() -> None:
         while True:
-            r = bg96.at("AT+QIRD=0,1500")
+            r = modem.at("AT+QIRD=0,1500")
             n = parse_info(r)["read_actual_length"]
             if n == 0:
                 return
             back.extend(r.info[0].payload or b"")
 
-    _send_in_chunks(bg96, data, lambda k: read_some() if k % 16 == 15 else None)
+    _send_in_chunks(modem, data, lambda k: read_some() if k % 16 == 15 else None)
     def step() -> None:
         read_some()
         if len(back) < SIZE:
-            bg96.ch.wait_urc(lambda u: u.text == '+QIURC: "recv",0', 0.5)
+            modem.ch.wait_urc(lambda u: u.text == '+QIURC: "recv",0', 0.5)
 
     _until_complete(back, step)
     _check_both_ends(echo, echo_conn_index, data, back, "read back")
-    v = parse_info(bg96.at("AT+QISEND=0,0"))
+    v = parse_info(modem.at("AT+QISEND=0,0"))
     if v["total_send_length"] != SIZE or v["ackedbytes"] + v["unackedbytes"] != SIZE:
         raise Deviation(f"AT+QISEND=0,0 after 1 MiB: {v}")
-    v = parse_info(bg96.at("AT+QIRD=0,0"))
+    v = parse_info(modem.at("AT+QIRD=0,0"))
     if (v["total_receive_length"], v["have_read_length"], v["unread_length"]) != (SIZE, SIZE, 0):
         raise Deviation(f"AT+QIRD=0,0 after 1 MiB: {v}")
-    bg96.at("AT+QICLOSE=0")
+    modem.at("AT+QICLOSE=0")
 
 
 @purpose("1.2/integrity-push", "1.2", "1 MiB through direct push mode, both directions, byte for byte", "AT+QISEND")
-def test_one_mebibyte_direct_push(bg96, peers, echo_conn_index):
+def test_one_mebibyte_direct_push(modem, peers, echo_conn_index):
     echo = peers["tcp_echo"]
     data = _payload()
-    qiopen(bg96, 0, "TCP", echo.host, echo.port, 0, 1)
+    qiopen(modem, 0, "TCP", echo.host, echo.port, 0, 1)
     back = bytearray()
 
     def collect(timeout: float) -> None:
-        u = bg96.ch.wait_urc(lambda x: x.urc is not None and x.urc.name == "recv-push", timeout)
+        u = modem.ch.wait_urc(lambda x: x.urc is not None and x.urc.name == "recv-push", timeout)
         while u is not None:
             back.extend(u.payload or b"")
-            u = bg96.ch.wait_urc(lambda x: x.urc is not None and x.urc.name == "recv-push", 0)
+            u = modem.ch.wait_urc(lambda x: x.urc is not None and x.urc.name == "recv-push", 0)
 
     # the URC queue holds every URC, also those that came during a command
-    _send_in_chunks(bg96, data, lambda k: collect(0))
+    _send_in_chunks(modem, data, lambda k: collect(0))
     _until_complete(back, lambda: collect(0.5))
     _check_both_ends(echo, echo_conn_index, data, back, "pushed back")
-    bg96.at("AT+QICLOSE=0")
+    modem.at("AT+QICLOSE=0")
 
 
 @purpose("1.2/integrity-transparent", "1.2", "1 MiB through transparent access mode, both directions, byte for byte", "AT+QIOPEN")
-def test_one_mebibyte_transparent(bg96, peers, echo_conn_index):
+def test_one_mebibyte_transparent(modem, peers, echo_conn_index):
     echo = peers["tcp_echo"]
     data = _payload()
-    qiopen(bg96, 0, "TCP", echo.host, echo.port, 0, 2)
+    qiopen(modem, 0, "TCP", echo.host, echo.port, 0, 2)
     back = bytearray()
     for i in range(0, SIZE, 4096):
-        bg96.ch.write(data[i:i + 4096])
-        back.extend(bg96.ch.read_data(SIZE, 0))
-    _until_complete(back, lambda: back.extend(bg96.ch.read_data(SIZE - len(back), 0.5)))
+        modem.ch.write(data[i:i + 4096])
+        back.extend(modem.ch.read_data(SIZE, 0))
+    _until_complete(back, lambda: back.extend(modem.ch.read_data(SIZE - len(back), 0.5)))
     _check_both_ends(echo, echo_conn_index, data, back, "echoed back")
-    bg96.escape_data_mode()
-    bg96.at("AT+QICLOSE=0")
+    modem.escape_data_mode()
+    modem.at("AT+QICLOSE=0")

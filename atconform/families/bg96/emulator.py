@@ -21,7 +21,7 @@ import termios
 from dataclasses import dataclass, field
 
 from atconform.emulator.dce import Dce, Defects
-from atconform.emulator.faults import TIMED_KINDS, FaultPlan, FaultState
+from atconform.emulator.faults import FaultPlan, FaultState
 from atconform.emulator.runtime import Loop, Net
 from atconform.protocol.commands import Match
 from atconform.spec.models import Family
@@ -218,7 +218,7 @@ class Bg96(Dce):
     def _arm_timed_faults(self) -> None:
         elapsed = self.clock.now() - self.boot_time
         for f in self.fault_state.on:
-            if f.kind in TIMED_KINDS:
+            if f.timing == "timed":
                 self._fault_timers.append(self.loop.call_later(max(0.0, f.at - elapsed),
                                                                lambda f=f: self._timed_fault(f)))
 
@@ -938,7 +938,7 @@ class Bg96(Dce):
         self.succeed()
 
     def cmd_QIDNSGIP_write(self, m: Match) -> None:
-        from atconform.emulator.services import dns_query
+        from atconform.families.bg96.services import dns_query
 
         v = m.values
         ctx = self.contexts[v["contextID"]]
@@ -959,7 +959,7 @@ class Bg96(Dce):
             self.urc(f'+QIURC: "dnsgip","{a}"')
 
     def cmd_QPING_write(self, m: Match) -> None:
-        from atconform.emulator.services import ping
+        from atconform.families.bg96.services import ping
 
         v = m.values
         if not self._require_active(v["contextID"]):
@@ -975,7 +975,7 @@ class Bg96(Dce):
         ping(self.loop, v["host"], v.get("timeout", 4), v.get("pingnum", 4), out)
 
     def cmd_QNTP_write(self, m: Match) -> None:
-        from atconform.emulator.services import ntp_query
+        from atconform.families.bg96.services import ntp_query
 
         v = m.values
         if not self._require_active(v["contextID"]):

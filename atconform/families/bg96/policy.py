@@ -9,17 +9,20 @@ time the driver observed it. Every number comes from the spec's ``flow_chart:`` 
 ``trace`` as (time, observation, action), which the flow-chart suite asserts on and the
 report attaches.
 
-:class:`Driver` runs the policy against a :class:`~atconform.transport.channel.Channel`
-and a power switch on any clock: real time for a lab modem, virtual time for the
-emulator.
+:class:`~atconform.policy.driver.Driver` runs the policy against a channel and a power
+switch on any clock: real time for a lab modem, virtual time for the emulator.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable, Generator
 
+from atconform.families.bg96.session import qiopen_error, qiopen_for
 from atconform.policy.backoff import BackoffRule
-from atconform.protocol.engine import parse_info
+from atconform.policy.driver import (  # noqa: F401  (re-exported: the policy's vocabulary)
+    Action, Command, Decision, Driver, Flow, GaveUp, Outcome, PowerOff, PowerOn, Reopen, Sleep,
+    WaitUrc, drive,
+)
 from atconform.spec.models import Family
 
 
@@ -54,82 +57,6 @@ class Numbers:
         return cls(backoff=BackoffRule.from_spec(family), **kw)
 
 
-# -- actions and outcomes --------------------------------------------------------------
-@dataclass(frozen=True)
-class Command:
-    """Send ``line``; wait at most ``timeout`` s for its final result code. ``data`` is
-    written after the ``>`` prompt (AT+QISEND)."""
-    line: str
-    timeout: float
-    data: bytes | None = None
-
-
-@dataclass(frozen=True)
-class WaitUrc:
-    """Wait at most ``timeout`` s for a URC whose text starts with ``prefix``."""
-    prefix: str
-    timeout: float
-
-
-@dataclass(frozen=True)
-class Sleep:
-    seconds: float
-
-
-@dataclass(frozen=True)
-class PowerOff:
-    pass
-
-
-@dataclass(frozen=True)
-class PowerOn:
-    pass
-
-
-@dataclass(frozen=True)
-class Reopen:
-    """Find the port again (it may come back under another path) within ``timeout`` s."""
-    timeout: float
-
-
-Action = Command | WaitUrc | Sleep | PowerOff | PowerOn | Reopen
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What the driver saw, at time ``t`` (seconds on its clock).
-
-    For :class:`Command`: ``final`` is the final result code text, None when none came in
-    time; ``info`` the information text lines and ``fields`` their values by parameter
-    name, parsed by the spec's response templates ({} for a line none matches). For
-    :class:`WaitUrc`: ``urc`` the URC text
-    or None. ``port_lost``: the port went away under the action (power loss, USB
-    re-enumeration). For :class:`Reopen`: ``ok``."""
-    t: float
-    final: str | None = None
-    info: tuple[str, ...] = ()
-    fields: tuple[dict, ...] = ()
-    urc: str | None = None
-    port_lost: bool = False
-    ok: bool = True
-
-
-@dataclass(frozen=True)
-class Decision:
-    """One line of the decision trace: at time ``t`` (s), having observed ``observation``,
-    the policy chose ``action``."""
-    t: float
-    observation: str
-    action: str
-
-    def __str__(self) -> str:
-        return f"{self.t:8.1f}  {self.observation}  ->  {self.action}"
-
-
-class GaveUp(Exception):
-    """The policy stopped: ``max_reboots`` reached, or a step it cannot recover from."""
-
-
 class _Reboot(Exception):
     """Internal: unwind to the top of the flow and reboot (note 2, note 3)."""
 
@@ -142,7 +69,6 @@ class _PortLost(Exception):
     """Internal: the port vanished (spontaneous reboot): find it again, start over."""
 
 
-Flow = Generator[Action, Outcome, object]
 
 
 # -- the policy --------------------------------------------------------------------------
@@ -337,11 +263,12 @@ class FlowChartPolicy:
                     return
             elif out.final == "OK":
                 prefix = f"+QIOPEN: {t.connect_id},"
-                u = yield from self._do(WaitUrc(prefix, self.n.qiopen_urc_timeout), f"wait {prefix}")
+                u = yield from self._do(WaitUrc(prefix, self.n.qiopen_urc_timeout, qiopen_for(t.connect_id)),
+                                        f"wait {prefix}")
                 if u.urc is None:
                     self._obs = f"no {prefix} URC in {self.n.qiopen_urc_timeout:g}s"
                     yield from self.close_socket()
-                elif u.urc == f"{prefix}0":
+                elif qiopen_error(u.urc) == 0:
                     self._obs = u.urc
                     self.decide("connected")
                     return
@@ -405,84 +332,15 @@ def _value(out: Outcome, name: str):
     return next((f[name] for f in out.fields if name in f), None)
 
 
-# -- the driver ------------------------------------------------------------------------
-def drive(flow: Flow, execute: Callable[[Action], Outcome]):
-    """Feed ``flow`` the outcome of each action it yields, by ``execute``, to its end;
-    returns the flow's value (exceptions such as GaveUp pass through)."""
+
+
+def lab_power_cycle(channel, family: Family, power, locate) -> None:
+    """Reboot a lab BG96 the way Figure 1 recommends: AT+QPOWD, power cut
+    ``power_off_min`` s later, power restored, the port found again. Raises Inconclusive
+    when the port does not come back within the flow chart's command response time."""
+    from atconform.verdicts import Inconclusive
+    driver = Driver(channel, power, locate)
     try:
-        action = next(flow)
-        while True:
-            action = flow.send(execute(action))
-    except StopIteration as stop:
-        return stop.value
-
-
-class PowerSwitch:
-    """Power control: ``off()`` and ``on()``. In-process for the emulator; for a lab, the
-    IXIT's commands (a relay, a switchable USB hub port) run by :class:`CommandPowerSwitch`."""
-
-    def off(self) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def on(self) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
-
-
-def _parsed(r) -> tuple[dict, ...]:
-    """Each information line's values by the spec's templates ({} when none matches)."""
-    out = []
-    for i in range(len(r.info)):
-        try:
-            out.append(parse_info(r, i))
-        except ValueError:
-            out.append({})
-    return tuple(out)
-
-
-class Driver:
-    """Runs a policy flow on a channel, a power switch and the channel's clock.
-
-    ``locate`` returns the port's current path (or None) after power-up: the emulator's
-    new pty, or the IXIT's stable path / udev-style pattern on a lab bench."""
-
-    def __init__(self, channel, power: PowerSwitch, locate: Callable[[], str | None]):
-        self.ch = channel
-        self.clock = channel.clock
-        self.power = power
-        self.locate = locate
-
-    def run(self, flow: Flow):
-        """Drive ``flow`` to its end and return its value."""
-        return drive(flow, self.execute)
-
-    def execute(self, a: Action) -> Outcome:
-        from atconform.transport.channel import ChannelError, NoFinalResult
-        clock = self.clock
-        if isinstance(a, Command):
-            if not self.ch.is_open:
-                return Outcome(clock.now(), port_lost=True)
-            try:
-                r = self.ch.command(a.line, timeout=a.timeout, data=a.data)
-            except NoFinalResult as e:
-                return Outcome(clock.now(), final=None, info=tuple(e.response.lines))
-            except ChannelError:
-                return Outcome(clock.now(), port_lost=True)
-            return Outcome(clock.now(), final=r.final.text, info=tuple(r.lines), fields=_parsed(r))
-        if isinstance(a, WaitUrc):
-            u = self.ch.wait_urc(lambda u: u.text.startswith(a.prefix), a.timeout)
-            if u is None and not self.ch.is_open:
-                return Outcome(clock.now(), port_lost=True)
-            return Outcome(clock.now(), urc=u.text if u else None)
-        if isinstance(a, Sleep):
-            clock.sleep(a.seconds)
-            return Outcome(clock.now())
-        if isinstance(a, PowerOff):
-            self.power.off()
-            return Outcome(clock.now())
-        if isinstance(a, PowerOn):
-            self.power.on()
-            return Outcome(clock.now())
-        if isinstance(a, Reopen):
-            ok = self.ch.reopen(self.locate, a.timeout)
-            return Outcome(clock.now(), ok=ok)
-        raise TypeError(f"unknown action {a!r}")
+        driver.run(FlowChartPolicy(Numbers.from_spec(family)).power_cycle())
+    except GaveUp as e:
+        raise Inconclusive(f"after the power cycle: {e}") from None

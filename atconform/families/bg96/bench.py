@@ -9,7 +9,7 @@ from atconform.clock import VirtualClock
 from atconform.emulator import Emulator
 from atconform.emulator.faults import FaultPlan
 from atconform.peers import ReactorTcpEcho
-from atconform.policy.flowchart import Driver, FlowChartPolicy, Numbers, Target
+from atconform.families.bg96.policy import Driver, FlowChartPolicy, Numbers, Target
 from atconform.power import EmulatorPower
 from atconform.spec import load_family
 from atconform.transport.channel import Channel
