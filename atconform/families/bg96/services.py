@@ -14,12 +14,34 @@ import os
 import socket
 import struct
 import time
+from dataclasses import dataclass
 from typing import Callable
 
 import dnslib
 import ntplib
 
 from atconform.emulator.runtime import Loop
+from atconform.families.bg96.emulator.errors import Err
+
+
+@dataclass
+class _Pending:
+    """A query awaiting its answer: the timeout's Loop handle."""
+
+    timer: list | None = None
+
+
+@dataclass
+class _PingRun:
+    """One AT+QPING run: echo requests sent (the last one's sequence number and
+    monotonic send time, seconds), the reply timeout's Loop handle, and the TCP socket
+    of the port-7 stand-in while one is connecting."""
+
+    seq: int = 0
+    sent: int = 0
+    timer: list | None = None
+    t0: float = 0.0
+    tcp: socket.socket | None = None
 
 
 def dns_query(loop: Loop, name: str, servers: list[str], port: int,
@@ -35,11 +57,11 @@ def dns_query(loop: Loop, name: str, servers: list[str], port: int,
     q = dnslib.DNSRecord.question(name, "A")
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setblocking(False)
-    state = {"timer": None}
+    state = _Pending()
 
     def finish(err: int, addrs: list[str], ttl: int) -> None:
         loop.forget(s)
-        Loop.cancel(state["timer"])
+        Loop.cancel(state.timer)
         s.close()
         done(err, addrs, ttl)
 
@@ -53,17 +75,17 @@ def dns_query(loop: Loop, name: str, servers: list[str], port: int,
             return
         addrs = [str(a.rdata) for a in r.rr if a.rtype == dnslib.QTYPE.A]
         if not addrs:
-            finish(565, [], 0)
+            finish(Err.DNS_PARSE_FAILED, [], 0)
         else:
             finish(0, addrs, min(a.ttl for a in r.rr if a.rtype == dnslib.QTYPE.A))
 
     try:
         s.sendto(q.pack(), (servers[0], port))
     except OSError:
-        loop.call_later(0, lambda: finish(565, [], 0))
+        loop.call_later(0, lambda: finish(Err.DNS_PARSE_FAILED, [], 0))
         return
     loop.add_reader(s, readable)
-    state["timer"] = loop.call_later(timeout, lambda: finish(569, [], 0))
+    state.timer = loop.call_later(timeout, lambda: finish(Err.OPERATION_TIMEOUT, [], 0))
 
 
 def _icmp_socket() -> tuple[socket.socket | None, str]:
@@ -90,12 +112,12 @@ def ping(loop: Loop, host: str, timeout: int, count: int, urc: Callable[[str], N
     try:
         ip = socket.gethostbyname(host)
     except OSError:
-        loop.call_later(0, lambda: urc("+QPING: 565"))
+        loop.call_later(0, lambda: urc(f"+QPING: {Err.DNS_PARSE_FAILED:d}"))
         return
     sock, kind = _icmp_socket()
     ident = os.getpid() & 0xFFFF
     times: list[int] = []
-    st = {"seq": 0, "sent": 0, "timer": None, "t0": 0.0, "tcp": None}
+    st = _PingRun()
     payload = b"atconform-ping-".ljust(32, b".")
 
     def summary() -> None:
@@ -104,41 +126,41 @@ def ping(loop: Loop, host: str, timeout: int, count: int, urc: Callable[[str], N
             sock.close()
         rcvd = len(times)
         if rcvd:
-            urc(f"+QPING: 0,{st['sent']},{rcvd},{st['sent'] - rcvd},{min(times)},{max(times)},{sum(times) // rcvd}")
+            urc(f"+QPING: 0,{st.sent},{rcvd},{st.sent - rcvd},{min(times)},{max(times)},{sum(times) // rcvd}")
         else:
-            urc(f"+QPING: 569,{st['sent']},0,{st['sent']},0,0,0")
+            urc(f"+QPING: {Err.OPERATION_TIMEOUT:d},{st.sent},0,{st.sent},0,0,0")
 
     def next_ping() -> None:
-        if st["sent"] >= count:
+        if st.sent >= count:
             summary()
             return
-        st["seq"] += 1
-        st["sent"] += 1
-        st["t0"] = time.monotonic()
-        st["timer"] = loop.call_later(timeout, lost)
+        st.seq += 1
+        st.sent += 1
+        st.t0 = time.monotonic()
+        st.timer = loop.call_later(timeout, lost)
         if kind == "tcp":
             tcp_probe()
             return
-        hdr = struct.pack("!BBHHH", 8, 0, 0, ident, st["seq"])
-        pkt = struct.pack("!BBHHH", 8, 0, _checksum(hdr + payload), ident, st["seq"]) + payload
+        hdr = struct.pack("!BBHHH", 8, 0, 0, ident, st.seq)
+        pkt = struct.pack("!BBHHH", 8, 0, _checksum(hdr + payload), ident, st.seq) + payload
         try:
             sock.sendto(pkt, (ip, 0))
         except OSError:
             pass
 
     def replied(ttl: int) -> None:
-        Loop.cancel(st["timer"])
-        ms = max(1, int((time.monotonic() - st["t0"]) * 1000))
+        Loop.cancel(st.timer)
+        ms = max(1, int((time.monotonic() - st.t0) * 1000))
         times.append(ms)
         urc(f'+QPING: 0,"{ip}",{len(payload)},{ms},{ttl}')
         loop.call_later(0, next_ping)
 
     def lost() -> None:
-        urc("+QPING: 569")
-        if st["tcp"] is not None:
-            loop.forget(st["tcp"])
-            st["tcp"].close()
-            st["tcp"] = None
+        urc(f"+QPING: {Err.OPERATION_TIMEOUT:d}")
+        if st.tcp is not None:
+            loop.forget(st.tcp)
+            st.tcp.close()
+            st.tcp = None
         next_ping()
 
     def readable() -> None:
@@ -156,27 +178,27 @@ def ping(loop: Loop, host: str, timeout: int, count: int, urc: Callable[[str], N
         seq = struct.unpack("!H", data[6:8])[0]
         if kind == "raw" and struct.unpack("!H", data[4:6])[0] != ident:
             return
-        if seq == st["seq"]:
+        if seq == st.seq:
             replied(ttl)
 
     def tcp_probe() -> None:
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.setblocking(False)
-        st["tcp"] = s
+        st.tcp = s
         try:
             s.connect((ip, 7))
         except BlockingIOError:
             pass
         except OSError:
             s.close()
-            st["tcp"] = None
+            st.tcp = None
             loop.call_later(0, lambda: replied(64))
             return
 
         def done() -> None:
             loop.forget(s)
             s.close()
-            st["tcp"] = None
+            st.tcp = None
             replied(64)
 
         loop.add_writer(s, done)
@@ -194,16 +216,16 @@ def ntp_query(loop: Loop, server: str, port: int, done: Callable[[int, str], Non
     try:
         addr = socket.getaddrinfo(server, port, socket.AF_INET, socket.SOCK_DGRAM)[0][4]
     except OSError:
-        loop.call_later(0, lambda: done(565, ""))
+        loop.call_later(0, lambda: done(Err.DNS_PARSE_FAILED, ""))
         return
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setblocking(False)
     req = ntplib.NTPPacket(mode=3, version=4, tx_timestamp=ntplib.system_to_ntp_time(time.time()))
-    st = {"timer": None}
+    st = _Pending()
 
     def finish(err: int, text: str) -> None:
         loop.forget(s)
-        Loop.cancel(st["timer"])
+        Loop.cancel(st.timer)
         s.close()
         done(err, text)
 
@@ -220,7 +242,7 @@ def ntp_query(loop: Loop, server: str, port: int, done: Callable[[int, str], Non
     try:
         s.sendto(req.to_data(), addr)
     except OSError:
-        loop.call_later(0, lambda: finish(566, ""))
+        loop.call_later(0, lambda: finish(Err.SOCKET_CONNECT_FAILED, ""))
         return
     loop.add_reader(s, readable)
-    st["timer"] = loop.call_later(timeout, lambda: finish(569, ""))
+    st.timer = loop.call_later(timeout, lambda: finish(Err.OPERATION_TIMEOUT, ""))
