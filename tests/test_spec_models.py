@@ -113,7 +113,9 @@ def test_bg96_sections_are_chapter_2_or_basic():
 
 def test_quectel_gsm_framing_and_states():
     gsm = load_family("quectel_gsm")
-    assert gsm.framing.result_index_prefix
+    # index-prefixed results are not framed yet: a spec asking for them fails to load
+    with pytest.raises(ValueError, match="result_index_prefix"):
+        type(gsm.framing).model_validate({**gsm.framing.model_dump(exclude_unset=True), "result_index_prefix": True})
     for text in ("CONNECT OK", "CLOSE OK", "DEACT OK", "SEND OK", "SEND FAIL"):
         assert gsm.result_code(text) is not None, text
     assert gsm.state_strings["single"][0] == "IP INITIAL"

@@ -34,7 +34,7 @@ class Emulator:
     USB modem may get /dev/ttyUSB2 again); AT+QPOWD alone leaves the port in place until
     the power is cut."""
 
-    def __init__(self, model: str = "bg96", *, defects: Defects | None = None, dns_port: int = 53,
+    def __init__(self, model: str, *, defects: Defects | None = None, dns_port: int = 53,
                  tcp: tuple[str, int] | None = None, clock=None, faults: FaultPlan | None = None,
                  on_fault: Callable[[FaultEvent], None] | None = None, reenumerate: bool = False):
         emulated = families.emulated()

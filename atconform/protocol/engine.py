@@ -175,24 +175,48 @@ class Transaction:
 
 
 # --------------------------------------------------------------------------- checking
+class Problem(str):
+    """One deviation the checker found. As a ``str`` it is the message in words (so it
+    joins and prints as before); typed, it has ``clause`` (which rule: "final-result",
+    "field", "info-template", "missing", "repeat", "payload-length", "echo",
+    "unparseable", "no-final", "expected-success", "expected-failure", "urc-unknown",
+    "urc-template", "urc-field"), ``line`` (the command line, "" for a URC) and ``text``
+    (the DCE text concerned)."""
+
+    __slots__ = ("clause", "line", "text")
+
+    def __new__(cls, message: str, clause: str, line: str = "", text: str = ""):
+        self = super().__new__(cls, message)
+        self.clause, self.line, self.text = clause, line, text
+        return self
+
+    def __reduce__(self):       # pickles (xdist) as the typed value
+        return (Problem, (str(self), self.clause, self.line, self.text))
+
+
 def success_results(variant_final: list[str]) -> list[str]:
     """The variant's success codes: its ``final`` list minus error results."""
     return [f for f in variant_final if f not in ("ERROR", "SEND FAIL", "NO CARRIER")]
 
 
-def check_response(family: Family, resp: Response, *, expect_success: bool | None = None) -> list[str]:
-    """Problems with ``resp`` against the spec, in words; empty when it conforms.
+def check_response(family: Family, resp: Response, *, expect_success: bool | None = None) -> list[Problem]:
+    """Problems with ``resp`` against the spec (:class:`Problem`: words, clause, line,
+    text); empty when it conforms.
 
-    Checks: a final result code arrived and is one the variant allows; each information
-    text line parses by one of the variant's templates with its fields in range; a
+    Checks: a final result code arrived and is one the variant allows (for ``final: []``:
+    a reply line of the variant ended the command); each information text line parses by
+    one of the variant's templates with its fields in range, and repeats the command's
+    value of each field its response line ``echoes`` (Queclink ``<seq>``); a
     non-repeating line appears at most once; a mandatory line is present on success.
     ``expect_success`` True/False also requires success/failure.
     """
-    problems: list[str] = [f"{resp.line}: unparseable line {u.text!r}: {u.reason}" for u in resp.unparseable]
+    problems: list[Problem] = [Problem(f"{resp.line}: unparseable line {u.text!r}: {u.reason}", "unparseable", resp.line, u.text)
+                               for u in resp.unparseable]
     m = resp.match
     replies_end = _reply_templates(m) is not None
     if resp.final is None:
-        return problems + [f"{resp.line}: " + ("no reply" if replies_end else "no final result code")]
+        return problems + [Problem(f"{resp.line}: " + ("no reply" if replies_end else "no final result code"),
+                                   "no-final", resp.line)]
     if m is None:
         return problems
     variant = m.variant or m.form.variants[0]
@@ -200,22 +224,26 @@ def check_response(family: Family, resp: Response, *, expect_success: bool | Non
         # final: [] -- the reply line is the whole answer; its templates are checked below
         success = resp.final.result is REPLY
         if expect_success is True and not success:
-            problems.append(f"{resp.line}: expected one of the replies {[r.template for r in variant.responses]}, "
-                            f"got {resp.final.text!r}")
+            problems.append(Problem(f"{resp.line}: expected one of the replies {[r.template for r in variant.responses]}, "
+                                    f"got {resp.final.text!r}", "expected-success", resp.line, resp.final.text))
         if expect_success is False and resp.final is not None:
-            problems.append(f"{resp.line}: expected no reply, got {resp.final.text!r}")
+            problems.append(Problem(f"{resp.line}: expected no reply, got {resp.final.text!r}", "expected-failure",
+                                    resp.line, resp.final.text))
     else:
         allowed = list(variant.final)
         if "ERROR" in allowed:
             allowed.append("+CME ERROR: ")  # AT+CMEE=1/2 turns ERROR into +CME ERROR: <n>
         final_text = resp.final.result.text if resp.final.result else resp.final.text
         if final_text not in allowed:
-            problems.append(f"{resp.line}: final result {resp.final.text!r} is not one of {variant.final}")
+            problems.append(Problem(f"{resp.line}: final result {resp.final.text!r} is not one of {variant.final}",
+                                    "final-result", resp.line, resp.final.text))
         success = final_text in success_results(variant.final)
         if expect_success is True and not success:
-            problems.append(f"{resp.line}: expected {success_results(variant.final)}, got {resp.final.text!r}")
+            problems.append(Problem(f"{resp.line}: expected {success_results(variant.final)}, got {resp.final.text!r}",
+                                    "expected-success", resp.line, resp.final.text))
         if expect_success is False and success:
-            problems.append(f"{resp.line}: expected an error result, got {resp.final.text!r}")
+            problems.append(Problem(f"{resp.line}: expected an error result, got {resp.final.text!r}",
+                                    "expected-failure", resp.line, resp.final.text))
     templates = response_templates(m.command, m.form, variant)
     seen: dict[int, int] = {}
     for line in resp.info:
@@ -226,44 +254,48 @@ def check_response(family: Family, resp: Response, *, expect_success: bool | Non
                 continue
             matched = True
             seen[i] = seen.get(i, 0) + 1
-            problems.extend(f"{resp.line}: {line.text!r}: {p}" for p in parsed.problems)
+            problems.extend(Problem(f"{resp.line}: {line.text!r}: {p}", "field", resp.line, line.text)
+                            for p in parsed.problems)
             rl = variant.responses[i]
             for name in rl.echoes:
                 # the reply must repeat the command's value (Queclink <seq>: which command it answers)
                 if name in m.values and parsed.raw.get(name) != str(m.values[name]):
-                    problems.append(f"{resp.line}: {line.text!r}: <{name}> is {parsed.raw.get(name)!r}, "
-                                    f"the command sent {m.values[name]!r}")
+                    problems.append(Problem(f"{resp.line}: {line.text!r}: <{name}> is {parsed.raw.get(name)!r}, "
+                                            f"the command sent {m.values[name]!r}", "echo", resp.line, line.text))
             if rl.payload is not None:
                 n = parsed.values.get(rl.payload.length_field, 0)
                 got = len(line.payload or b"")
                 hex_digits = got == 2 * n and bytes(line.payload or b"").isalnum()
                 if got != n and not hex_digits:   # hex dataformat: 2n digits for n bytes
-                    problems.append(f"{resp.line}: announced {n} payload bytes, got {got}")
+                    problems.append(Problem(f"{resp.line}: announced {n} payload bytes, got {got}", "payload-length",
+                                            resp.line, line.text))
             break
         if not matched:
-            problems.append(f"{resp.line}: information text {line.text!r} matches no response of {m.command.name} ({variant.name})")
+            problems.append(Problem(f"{resp.line}: information text {line.text!r} matches no response of "
+                                    f"{m.command.name} ({variant.name})", "info-template", resp.line, line.text))
     for i, rl in enumerate(variant.responses):
         n = seen.get(i, 0)
         if n > 1 and not rl.repeat:
-            problems.append(f"{resp.line}: {rl.template!r} appeared {n} times")
+            problems.append(Problem(f"{resp.line}: {rl.template!r} appeared {n} times", "repeat", resp.line))
         if n == 0 and success and not (rl.repeat or rl.optional):
-            problems.append(f"{resp.line}: missing information text {rl.template!r}")
+            problems.append(Problem(f"{resp.line}: missing information text {rl.template!r}", "missing", resp.line))
     return problems
 
 
-def check_urc(family: Family, urc: UrcLine) -> list[str]:
+def check_urc(family: Family, urc: UrcLine) -> list[Problem]:
     """Problems with a URC: unknown (no declared template) or fields out of range."""
     if urc.urc is None:
-        return [f"unknown URC {urc.text!r}"]
+        return [Problem(f"unknown URC {urc.text!r}", "urc-unknown", text=urc.text)]
     tpl = template_for(urc.urc, urc.urc.template)
     parsed = tpl.parse(urc.text)
     if parsed is None:
-        return [f"URC {urc.text!r} does not match {urc.urc.template!r}"]
-    out = [f"URC {urc.text!r}: {p}" for p in parsed.problems]
+        return [Problem(f"URC {urc.text!r} does not match {urc.urc.template!r}", "urc-template", text=urc.text)]
+    out = [Problem(f"URC {urc.text!r}: {p}", "urc-field", text=urc.text) for p in parsed.problems]
     if urc.urc.payload is not None and urc.payload is not None:
         n = parsed.values.get(urc.urc.payload.length_field)
         if n != len(urc.payload):
-            out.append(f"URC {urc.text!r} announced {n} bytes, carried {len(urc.payload)}")
+            out.append(Problem(f"URC {urc.text!r} announced {n} bytes, carried {len(urc.payload)}", "payload-length",
+                               text=urc.text))
     return out
 
 

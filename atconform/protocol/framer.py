@@ -23,6 +23,7 @@ Feed bytes in any chunking with :meth:`Framer.feed`; tell it what the DTE sent w
 """
 from __future__ import annotations
 
+import enum
 import re
 
 from dataclasses import dataclass
@@ -108,6 +109,36 @@ def _cut(text: str) -> str:
     return text if len(text) <= SHOWN else text[:SHOWN] + "..."
 
 
+# ------------------------------------------------------------------------------ modes
+class Mode(enum.Enum):
+    """What the framer takes the next DCE bytes to be."""
+
+    COMMAND = "command"      # lines: echo, information text, result codes, URCs, '>'
+    PAYLOAD = "payload"      # the n bytes a header line announced
+    DATA = "data"            # transparent data mode, after CONNECT (V.250 §5.7, §6.3.7)
+    ESCAPING = "escaping"    # data mode after the DTE's escape sequence: OK ends it
+
+
+class FramerStateError(RuntimeError):
+    """An event the current mode has no transition for (a bug of the caller)."""
+
+
+# (mode, event) -> next mode, in the manner of h11's _state.py: every mode change goes
+# through this table. DTE-side events ("escape_written", "reset") come from the engine;
+# DCE-side ones from the bytes themselves.
+TRANSITIONS: dict[tuple[Mode, str], Mode] = {
+    (Mode.COMMAND, "connect"): Mode.DATA,
+    (Mode.COMMAND, "payload"): Mode.PAYLOAD,
+    (Mode.PAYLOAD, "payload_done"): Mode.COMMAND,
+    (Mode.DATA, "escape_written"): Mode.ESCAPING,
+    (Mode.DATA, "no_carrier"): Mode.COMMAND,
+    (Mode.ESCAPING, "escape_written"): Mode.ESCAPING,
+    (Mode.ESCAPING, "ok"): Mode.COMMAND,
+    (Mode.ESCAPING, "no_carrier"): Mode.COMMAND,
+    **{(m, "reset"): Mode.COMMAND for m in Mode},
+}
+
+
 # ------------------------------------------------------------------------------ framer
 @dataclass
 class Pending:
@@ -150,8 +181,7 @@ class Framer:
         self.urc_payload = urc_payload or self._declared_payload
         self.verbose = family.framing.verbose_default
         self.pending: Pending | None = None
-        self.data_mode = False
-        self.escape_sent = False
+        self.mode = Mode.COMMAND
         self.payload_scale = 1                 # 2 while payloads are hex digits (BG96 dataformat)
         self._prompt_space = False
         self._buf = bytearray()
@@ -162,6 +192,15 @@ class Framer:
         self._payload_owner: InfoLine | UrcLine | None = None
         self._payload = bytearray()
         self._numeric = {r.numeric: r for r in family.result_codes if r.numeric is not None}
+        # S3/S4 and the prompt from the spec (V.250 §6.2.1-6.2.2: S3 13, S4 10 by default)
+        self._s3b, self._s4b = self.fr.s3.encode("latin-1"), self.fr.s4.encode("latin-1")
+        self._s3, self._s4 = self._s3b[0], self._s4b[0]
+        prompt = self.fr.prompt.encode("latin-1")
+        self._prompt_head, self._prompt_rest = prompt[:1], prompt[1:2]
+        # what ends transparent data mode, framed as the spec's S3/S4 frame verbose codes
+        eol = (self.fr.s3 + self.fr.s4).encode("latin-1")
+        self._markers = {kind: eol + next((r.text for r in family.result_codes if r.kind == kind), default).encode("latin-1") + eol
+                         for kind, default in (("ok", "OK"), ("no_carrier", "NO CARRIER"))}
         self._finals = sorted((r for r in family.result_codes if r.final),
                               key=lambda r: -len(r.text))
 
@@ -173,6 +212,22 @@ class Framer:
         self.pending = Pending(line, tuple(templates), prompt)
         self._track_settings(line)
 
+    # -- mode --------------------------------------------------------------------------
+    def _to(self, event: str) -> None:
+        try:
+            self.mode = TRANSITIONS[(self.mode, event)]
+        except KeyError:
+            raise FramerStateError(f"{event!r} in mode {self.mode.value}") from None
+
+    @property
+    def data_mode(self) -> bool:
+        """Transparent data mode (after CONNECT, until NO CARRIER or OK after +++)."""
+        return self.mode in (Mode.DATA, Mode.ESCAPING)
+
+    @property
+    def escape_sent(self) -> bool:
+        return self.mode is Mode.ESCAPING
+
     def reset_input(self) -> None:
         """Forget buffered, unframed DCE bytes (after the channel caught a framer bug, so
         the same bytes cannot raise again). Modes and the pending command are kept."""
@@ -182,10 +237,13 @@ class Framer:
         self._need = None
         self._payload_owner = None
         self._payload = bytearray()
+        if self.mode is Mode.PAYLOAD:
+            self._to("reset")
 
     def escape_written(self) -> None:
-        """The DTE wrote the escape sequence (+++) in data mode: an OK ends data mode."""
-        self.escape_sent = True
+        """The DTE wrote the escape sequence (+++) in data mode: an OK ends data mode.
+        Raises FramerStateError outside data mode."""
+        self._to("escape_written")
 
     def _track_settings(self, line: str) -> None:
         # ATV0/ATV1 change the format of every later response, including this one's.
@@ -219,12 +277,12 @@ class Framer:
         buf = self._buf
         if not buf:
             return None
-        if self._need is not None or self.data_mode:
+        if self.mode is not Mode.COMMAND:
             self._scanned = 0            # these consume from the front: rescan after them
-            return self._take_payload() if self._need is not None else self._data_mode_step()
+            return self._take_payload() if self.mode is Mode.PAYLOAD else self._data_mode_step()
         # skip line separators
         i = 0
-        while i < len(buf) and buf[i] in (0x0D, 0x0A):
+        while i < len(buf) and buf[i] in (self._s3, self._s4):
             i += 1
         if i:
             del buf[:i]
@@ -234,14 +292,17 @@ class Framer:
         if self._prompt_space:
             # the space of "> " that arrived after the ">"
             self._prompt_space = False
-            if buf[:1] == b" ":
+            if self._prompt_rest and buf[:1] == self._prompt_rest:
                 del buf[:1]
+                self._scanned = 0        # consumed from the front: rescan
                 return _CONTINUE
-        if self.pending and self.pending.prompt and buf[:1] == b">":
+        # (a '>' inside an over-long line being dropped is part of that line)
+        if self.pending and self.pending.prompt and not self._discarding and buf[:1] == self._prompt_head:
             del buf[:1]
+            self._scanned = 0
             self._prompt_space = True
             self.pending.prompt = False
-            return Prompt()
+            return Prompt(self.fr.prompt)
         end = self._line_end()
         if end < 0:
             if self._discarding:
@@ -256,17 +317,17 @@ class Framer:
                 self._discarding = True
                 return self._too_long(text)
             return None
-        cr = end if buf[end] == 0x0D else -1
+        cr = end if buf[end] == self._s3 else -1
         raw = bytes(buf[:end])
         # a line ended by a lone CR, with the next byte unknown yet
-        lone_cr = end == cr and (end + 1 >= len(buf) or buf[end + 1] != 0x0A)
+        lone_cr = end == cr and (end + 1 >= len(buf) or buf[end + 1] != self._s4)
         # (an over-long line is not held for it: it is reported now, the LF is a separator)
         if lone_cr and end + 1 >= len(buf) and not self._discarding and len(raw) <= self.max_line:
             if not self._may_end_at_cr(raw.decode("latin-1")):
                 self._scanned = end
                 return None  # wait: LF may follow
         consumed = end + 1
-        if end == cr and end + 1 < len(buf) and buf[end + 1] == 0x0A:
+        if end == cr and end + 1 < len(buf) and buf[end + 1] == self._s4:
             consumed += 1
         del buf[:consumed]
         self._scanned = 0
@@ -287,8 +348,8 @@ class Framer:
         not searched again (one byte per read must not cost the whole buffer)."""
         buf = self._buf
         start = self._scanned
-        cr = buf.find(b"\r", start)
-        lf = buf.find(b"\n", start, cr if cr >= 0 else len(buf))
+        cr = buf.find(self._s3b, start)
+        lf = buf.find(self._s4b, start, cr if cr >= 0 else len(buf))
         end = lf if lf >= 0 else cr
         if end < 0:
             self._scanned = len(buf)
@@ -357,12 +418,19 @@ class Framer:
         fallback = matches[0][0] if matches else None
         if fallback is not None:
             return UrcLine(text, fallback)
-        if p is not None and not _foreign_prefix(text, p):
+        if p is not None and not _foreign_prefix(text, p) and not self._urc_prefixed(text, p):
             return InfoLine(text)
-        # No command pending, or a "+NAME:" line that is none of the pending command's
-        # (27.007 §4.1: information text carries the command's own prefix): an
-        # undeclared URC, which the URC monitor reports instead of losing it.
+        # No command pending, a "+NAME:" line that is none of the pending command's
+        # (27.007 §4.1: information text carries the command's own prefix), or a line
+        # with one of the spec's URC prefixes (Framing.urc_prefixes) that no URC template
+        # matched: an undeclared URC, which the URC monitor reports instead of losing it.
         return UrcLine(text, None)
+
+    def _urc_prefixed(self, text: str, p: Pending) -> bool:
+        """``text`` starts with one of ``framing.urc_prefixes`` that is not the pending
+        command's own information-text prefix."""
+        own = {t.src.split(":", 1)[0] for t, _ in p.templates if ":" in t.src}
+        return any(text.startswith(px) and px.split(":", 1)[0] not in own for px in self.fr.urc_prefixes)
 
     @staticmethod
     def _bad_length(tpl: Template, field: str, n) -> str | None:
@@ -390,9 +458,8 @@ class Framer:
 
     def _final(self, text: str, result: ResultCode, code: int | None):
         ev = Final(text, result, code)
-        if result.kind == "connect":
-            self.data_mode = True
-            self.escape_sent = False
+        if result is not None and result.kind == "connect" and self.mode is Mode.COMMAND:
+            self._to("connect")
         self.pending = None
         return ev
 
@@ -408,6 +475,7 @@ class Framer:
         self._need = n
         self._payload_owner = owner
         self._payload = bytearray()
+        self._to("payload")
         return _CONTINUE
 
     def _take_payload(self):
@@ -420,6 +488,7 @@ class Framer:
         owner = self._payload_owner
         self._need = None
         self._payload_owner = None
+        self._to("payload_done")
         data = bytes(self._payload)
         if isinstance(owner, InfoLine):
             return InfoLine(owner.text, data)
@@ -427,9 +496,9 @@ class Framer:
 
     # transparent data mode: everything is data until NO CARRIER, or OK after +++
     def _data_mode_step(self):
-        markers = [b"\r\nNO CARRIER\r\n"]
-        if self.escape_sent:
-            markers.insert(0, b"\r\nOK\r\n")
+        markers = [self._markers["no_carrier"]]
+        if self.mode is Mode.ESCAPING:
+            markers.insert(0, self._markers["ok"])
         buf = self._buf
         best = None
         for m in markers:
@@ -443,9 +512,9 @@ class Framer:
                 del buf[:k]
                 return Data(data)
             del buf[:len(m)]
-            self.data_mode = False
-            self.escape_sent = False
-            text = m.strip().decode()
+            kind = "ok" if m == self._markers["ok"] else "no_carrier"
+            self._to(kind)
+            text = m.strip().decode("latin-1")
             return self._final(text, self.family.result_code(text), None)
         # keep back a tail that may be the start of a marker
         keep = 0
