@@ -28,6 +28,7 @@ CHECKED_BY = {
     "ping-summary-inconsistent": ("test_ping", "3.7/ping"),
     "ntp-time-skewed": ("test_ntp", "3.8/ntp"),
     "dns-wrong-address": ("test_dns", "2.1.14/dns"),
+    "dns-bypassed": ("test_qiopen_hostname_uses_context_dns", "2.1.4/qiopen-hostname"),
     "qigeterror-wrong": ("test_qigeterror_after_invalid_qiopen", "3.9/qigeterror"),
     "connect-failed-wrong-err": ("test_qiopen_closed_port_566", "4/connect-failed-566"),
     "used-connectid-accepted": ("test_used_connectid_563", "4/used-connectid-563"),

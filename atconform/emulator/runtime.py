@@ -225,10 +225,12 @@ class Net:
 
     def tcp_connect(self, host: str, port: int, local: tuple[str, int] | None,
                     on_done: Callable[[socket.socket | None, int], None]) -> None:
-        """Non-blocking connect; ``on_done(sock, err)`` with err 0 or a BG96 error code
-        (565 DNS parse failed, 556 bind failed, 566 connect failed)."""
+        """Non-blocking connect to ``host``, an IP address (names are the emulated
+        modem's to resolve through its own DNS, never the host OS's: AI_NUMERICHOST);
+        ``on_done(sock, err)`` with err 0 or a BG96 error code (565 not an address, 556
+        bind failed, 566 connect failed)."""
         try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
         except OSError:
             self.loop.call_later(0, lambda: on_done(None, 565))
             return
@@ -273,7 +275,8 @@ class Net:
             return None, 556
         if host is not None:
             try:
-                addr = socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_DGRAM)[0][4]
+                addr = socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_DGRAM,
+                                          flags=socket.AI_NUMERICHOST)[0][4]   # addresses only
                 s.connect(addr)
             except OSError:
                 s.close()

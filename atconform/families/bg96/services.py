@@ -44,16 +44,33 @@ class _PingRun:
     tcp: socket.socket | None = None
 
 
+# §2.1.14: "it will take at most 60 seconds to return the result"; a lookup no server
+# answers in that time fails with 569 (operation timeout, chapter 4).
+DNS_TIMEOUT = 60.0
+
+
+def is_ip_literal(name: str) -> bool:
+    """``name`` is a dotted IPv4 or an IPv6 address, which needs no lookup."""
+    for fam in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(fam, name)
+            return True
+        except OSError:
+            continue
+    return False
+
+
 def dns_query(loop: Loop, name: str, servers: list[str], port: int,
-              done: Callable[[int, list[str], int], None], timeout: float = 5.0) -> None:
-    """Resolve ``name`` (A records) through ``servers``; ``done(err, addrs, ttl)`` with
-    err 0, 565 (DNS parse failed: NXDOMAIN or no answer) or 569 (operation timeout)."""
-    try:
-        socket.inet_aton(name)
-        loop.call_later(0, lambda: done(0, [name], 0))   # a dotted address needs no lookup
+              done: Callable[[int, list[str], int], None], timeout: float = DNS_TIMEOUT) -> None:
+    """Resolve ``name`` (A records) over UDP through ``servers`` (addresses, port ``port``),
+    never through the host's resolver; ``done(err, addrs, ttl)`` on the loop with err 0,
+    565 (DNS parse failed: NXDOMAIN or no A record, chapter 4) or 569 (operation timeout:
+    no server answered within ``timeout`` seconds, §2.1.14's 60 s by default). An IP
+    literal is its own answer. The query goes to every distinct server at once (primary
+    and secondary of AT+QIDNSCFG); the first answer decides."""
+    if is_ip_literal(name):
+        loop.call_later(0, lambda: done(0, [name], 0))
         return
-    except OSError:
-        pass
     q = dnslib.DNSRecord.question(name, "A")
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setblocking(False)
@@ -70,7 +87,7 @@ def dns_query(loop: Loop, name: str, servers: list[str], port: int,
             data = s.recv(4096)
             r = dnslib.DNSRecord.parse(data)
         except (OSError, dnslib.DNSError):
-            return
+            return      # an ICMP error or a stray datagram: wait for another server
         if r.header.id != q.header.id:
             return
         addrs = [str(a.rdata) for a in r.rr if a.rtype == dnslib.QTYPE.A]
@@ -79,12 +96,15 @@ def dns_query(loop: Loop, name: str, servers: list[str], port: int,
         else:
             finish(0, addrs, min(a.ttl for a in r.rr if a.rtype == dnslib.QTYPE.A))
 
-    try:
-        s.sendto(q.pack(), (servers[0], port))
-    except OSError:
-        loop.call_later(0, lambda: finish(Err.DNS_PARSE_FAILED, [], 0))
-        return
+    sent = 0
+    for server in dict.fromkeys(a for a in servers if a and is_ip_literal(a)):
+        try:
+            s.sendto(q.pack(), (server, port))
+            sent += 1
+        except OSError:
+            continue    # unreachable server: the others (or the timeout) decide
     loop.add_reader(s, readable)
+    # no server that takes a datagram: the lookup still ends after the manual's time
     state.timer = loop.call_later(timeout, lambda: finish(Err.OPERATION_TIMEOUT, [], 0))
 
 
@@ -106,14 +126,10 @@ def _checksum(data: bytes) -> int:
     return ~s & 0xFFFF
 
 
-def ping(loop: Loop, host: str, timeout: int, count: int, urc: Callable[[str], None]) -> None:
-    """Ping ``host`` ``count`` times, each waiting up to ``timeout`` s, writing the
-    per-reply lines and the summary as ``+QPING`` URCs (§2.1.11, example §3.7)."""
-    try:
-        ip = socket.gethostbyname(host)
-    except OSError:
-        loop.call_later(0, lambda: urc(f"+QPING: {Err.DNS_PARSE_FAILED:d}"))
-        return
+def ping(loop: Loop, ip: str, timeout: int, count: int, urc: Callable[[str], None]) -> None:
+    """Ping address ``ip`` (resolved by the caller through the modem's DNS) ``count``
+    times, each waiting up to ``timeout`` s, writing the per-reply lines and the summary
+    as ``+QPING`` URCs (§2.1.11, example §3.7)."""
     sock, kind = _icmp_socket()
     ident = os.getpid() & 0xFFFF
     times: list[int] = []
@@ -209,15 +225,11 @@ def ping(loop: Loop, host: str, timeout: int, count: int, urc: Callable[[str], N
     loop.call_later(0, next_ping)
 
 
-def ntp_query(loop: Loop, server: str, port: int, done: Callable[[int, str], None], timeout: float = 10.0) -> None:
-    """One NTP (RFC 5905, client mode 3) exchange; ``done(err, "YYYY/MM/DD,hh:mm:ss+zz")``
-    with the server's transmit time in UTC (zz = 0 quarter hours), err 565 when the
-    name does not resolve, 569 on timeout."""
-    try:
-        addr = socket.getaddrinfo(server, port, socket.AF_INET, socket.SOCK_DGRAM)[0][4]
-    except OSError:
-        loop.call_later(0, lambda: done(Err.DNS_PARSE_FAILED, ""))
-        return
+def ntp_query(loop: Loop, ip: str, port: int, done: Callable[[int, str], None], timeout: float = 10.0) -> None:
+    """One NTP (RFC 5905, client mode 3) exchange with address ``ip`` (resolved by the
+    caller through the modem's DNS); ``done(err, "YYYY/MM/DD,hh:mm:ss+zz")`` with the
+    server's transmit time in UTC (zz = 0 quarter hours), err 569 on timeout."""
+    addr = (ip, port)
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setblocking(False)
     req = ntplib.NTPPacket(mode=3, version=4, tx_timestamp=ntplib.system_to_ntp_time(time.time()))

@@ -25,6 +25,7 @@ BEHAVIOUR_DEFECTS: dict[str, str] = {
     "udp-qird-wrong-port": "AT+QIRD on UDP SERVICE reports the remote port + 1 (§2.1.8)",
     "ping-summary-inconsistent": "+QPING summary with <lost> one too many (§2.1.11)",
     "ntp-time-skewed": "+QNTP time one hour off the server's (§2.1.12)",
+    "dns-bypassed": "host names are resolved by the host OS, not the context's DNS servers (§2.1.13, §2.1.4)",
     "dns-wrong-address": "+QIURC: \"dnsgip\" lists a wrong address (§2.1.14)",
     "qigeterror-wrong": "AT+QIGETERROR says 553 after invalid parameters (§3.9)",
     "connect-failed-wrong-err": "a refused connection reports <err> 550, not 566 (chapter 4)",

@@ -3,9 +3,12 @@ DNS); the protocol work is in :mod:`atconform.families.bg96.services`, imported 
 first used (it pulls in dnslib and ntplib)."""
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
+from typing import Callable
 
 from atconform.protocol.commands import Match
+from atconform.families.bg96.emulator.errors import Err
 
 NTP_PORT = 123
 
@@ -32,6 +35,27 @@ class ServiceCommands:
         self.succeed()
         return True
 
+    def resolve(self, cid: int, name: str, done: Callable[[int, list[str], int], None]) -> None:
+        """Resolve host ``name`` for context ``cid`` as the module does for AT+QIOPEN,
+        AT+QPING, AT+QNTP and AT+QIDNSGIP: over UDP through the context's DNS servers
+        (AT+QIDNSCFG, §2.1.13; the emulator's ``dns_host``:``dns_port`` when none is set),
+        never the host OS resolver. ``done(err, addrs, ttl)`` on the loop: err 0, 565
+        (no such name) or 569 (no answer within §2.1.14's 60 s). IP literals need no
+        lookup."""
+        from atconform.families.bg96.services import dns_query, is_ip_literal
+
+        if self.defect("dns-bypassed") and not is_ip_literal(name):
+            try:    # the planted defect: the host OS resolver, the context's DNS never asked
+                addr = socket.getaddrinfo(name, None, socket.AF_INET)[0][4][0]
+            except OSError:
+                self.loop.call_later(0, lambda: done(Err.DNS_PARSE_FAILED, [], 0))
+                return
+            self.loop.call_later(0, lambda: done(0, [addr], 0))
+            return
+        ctx = self.contexts[cid]
+        servers = [a for a in ctx.dns if a] or [self.dns_host]
+        dns_query(self.loop, name, servers, self.dns_port, done)
+
     def cmd_QIDNSCFG_write(self, m: Match) -> None:
         v = m.values
         ctx = self.contexts[v["contextID"]]
@@ -44,14 +68,11 @@ class ServiceCommands:
         self.succeed()
 
     def cmd_QIDNSGIP_write(self, m: Match) -> None:
-        from atconform.families.bg96.services import dns_query
-
         v = m.values
         ctx = self.contexts[v["contextID"]]
         if not self._accept_service(ctx.cid):
             return
-        servers = [a for a in ctx.dns if a] or ["127.0.0.1"]
-        dns_query(self.loop, v["hostname"], servers, self.dns_port, self._dns_result)
+        self.resolve(ctx.cid, v["hostname"], self._dns_result)
 
     def _dns_result(self, err: int, addrs: list[str], ttl: int) -> None:
         if err:
@@ -76,7 +97,14 @@ class ServiceCommands:
                 if len(parts) == 7:          # the summary: <lost> is the fourth field
                     parts[3] = str(int(parts[3]) + 1)
                 self.urc(",".join(parts))
-        ping(self.loop, v["host"], v.get("timeout", 4), v.get("pingnum", 4), out)
+
+        def resolved(err: int, addrs: list[str], ttl: int) -> None:
+            if err:
+                out(f"+QPING: {int(err)}")      # §2.1.11: <result> is the chapter 4 code
+                return
+            ping(self.loop, addrs[0], v.get("timeout", 4), v.get("pingnum", 4), out)
+
+        self.resolve(v["contextID"], v["host"], resolved)
 
     def cmd_QNTP_write(self, m: Match) -> None:
         from atconform.families.bg96.services import ntp_query
@@ -93,7 +121,13 @@ class ServiceCommands:
                 text = text[:11] + f"{(int(text[11:13]) + 1) % 24:02d}" + text[13:]
             self.urc(f'+QNTP: {int(err)},"{text}"' if not err else f"+QNTP: {int(err)}")
 
-        ntp_query(self.loop, v["server"], v.get("port", NTP_PORT), done)
+        def resolved(err: int, addrs: list[str], ttl: int) -> None:
+            if err:
+                done(err, "")
+                return
+            ntp_query(self.loop, addrs[0], v.get("port", NTP_PORT), done)
+
+        self.resolve(v["contextID"], v["server"], resolved)
 
     def cmd_QNTP_read(self, m: Match) -> None:
         busy = self.services.ntp_busy

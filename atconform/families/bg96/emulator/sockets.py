@@ -176,17 +176,29 @@ class SocketCommands:
         if fault is not None:
             self._qiopen_fault(s, fault.err)
             return
-        if stype == "TCP":
-            local = (ctx.ip, s.local_port) if s.local_port else (ctx.ip, 0)
-            self.net.tcp_connect(s.remote_ip, s.remote_port, local, lambda sock, err: self._opened(s, sock, err))
+        if stype in ("TCP", "UDP"):
+            # a host name goes to the context's DNS servers (service_commands.resolve),
+            # never to the host OS resolver; a failed lookup is the open's <err>
+            self.resolve(cid, s.remote_ip, lambda err, addrs, ttl: self._connect(s, err, addrs))
             return
-        if stype == "UDP":
-            sock, err = self.net.udp_socket(s.remote_ip, s.remote_port, (ctx.ip, s.local_port))
-        elif stype == "TCP LISTENER":
+        if stype == "TCP LISTENER":
             sock, err = self.net.tcp_listen((ctx.ip, s.local_port))
         else:  # UDP SERVICE
             sock, err = self.net.udp_socket(None, 0, (ctx.ip, s.local_port))
         self.loop.call_later(0, lambda: self._opened(s, sock, err))
+
+    def _connect(self, s: Socket, err: int, addrs: list[str]) -> None:
+        """The remote host of ``s`` resolved (``err`` 0, ``addrs``) or not (565/569)."""
+        if err or not self.sockets.holds(s):
+            self._opened(s, None, err or Err.DNS_PARSE_FAILED)
+            return
+        ip = self.contexts[s.cid].ip
+        if s.service_type == "TCP":
+            self.net.tcp_connect(addrs[0], s.remote_port, (ip, s.local_port),
+                                 lambda sock, e: self._opened(s, sock, e))
+            return
+        sock, e = self.net.udp_socket(addrs[0], s.remote_port, (ip, s.local_port))
+        self._opened(s, sock, e)
 
     def _qiopen_fault(self, s: Socket, err: int | None) -> None:
         if err is not None:
