@@ -120,8 +120,11 @@ class DelimitedFramer:
 
     # -- DTE side ------------------------------------------------------------------
     def command_sent(self, line: str, templates: Sequence[tuple[Template, str | None]] = (),
-                     *, prompt: bool = False) -> None:
-        """The DTE wrote ``line`` (without the terminator)."""
+                     *, prompt: bool = False, known: bool = False,
+                     data_mode_entry: str | None = None) -> None:
+        """The DTE wrote ``line`` (without the terminator). The V.250 framer's keywords
+        are taken and ignored: every reply while a command is pending is its reply, and
+        this protocol has no data mode."""
         self.pending = Pending(line, tuple(templates), prompt)
 
     def escape_written(self) -> None:
