@@ -4,7 +4,6 @@ byte lost, duplicated or reordered at the peer or back at the host."""
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 
@@ -24,13 +23,15 @@ def _payload() -> bytes:
 STALL = 5.0            # seconds without a new byte back: the rest is not coming
 
 
-def _until_complete(back: bytearray, step) -> None:
-    """Call ``step()`` until SIZE bytes are back or none arrived for STALL seconds."""
-    last, seen = time.monotonic(), len(back)
-    while len(back) < SIZE and time.monotonic() - last < STALL:
+def _until_complete(modem, back: bytearray, step) -> None:
+    """Call ``step()`` until SIZE bytes are back or none arrived for STALL seconds (on the
+    link's clock: ``step`` waits through it)."""
+    clock = modem.ch.clock
+    last, seen = clock.now(), len(back)
+    while len(back) < SIZE and clock.now() - last < STALL:
         step()
         if len(back) != seen:
-            last, seen = time.monotonic(), len(back)
+            last, seen = clock.now(), len(back)
 
 
 def _send_in_chunks(modem, data: bytes, after_each) -> None:
@@ -77,7 +78,7 @@ def test_one_mebibyte_buffer_access(modem, peers, echo_conn_index):
         if len(back) < SIZE:
             modem.ch.wait_urc(lambda u: u.text == '+QIURC: "recv",0', 0.5)
 
-    _until_complete(back, step)
+    _until_complete(modem, back, step)
     _check_both_ends(echo, echo_conn_index, data, back, "read back")
     v = parse_info(modem.at("AT+QISEND=0,0"))
     if v["total_send_length"] != SIZE or v["ackedbytes"] + v["unackedbytes"] != SIZE:
@@ -103,7 +104,7 @@ def test_one_mebibyte_direct_push(modem, peers, echo_conn_index):
 
     # the URC queue holds every URC, also those that came during a command
     _send_in_chunks(modem, data, lambda k: collect(0))
-    _until_complete(back, lambda: collect(0.5))
+    _until_complete(modem, back, lambda: collect(0.5))
     _check_both_ends(echo, echo_conn_index, data, back, "pushed back")
     modem.at("AT+QICLOSE=0")
 
@@ -117,7 +118,7 @@ def test_one_mebibyte_transparent(modem, peers, echo_conn_index):
     for i in range(0, SIZE, 4096):
         modem.ch.write(data[i:i + 4096])
         back.extend(modem.ch.read_data(SIZE, 0))
-    _until_complete(back, lambda: back.extend(modem.ch.read_data(SIZE - len(back), 0.5)))
+    _until_complete(modem, back, lambda: back.extend(modem.ch.read_data(SIZE - len(back), 0.5)))
     _check_both_ends(echo, echo_conn_index, data, back, "echoed back")
     modem.escape_data_mode()
     modem.at("AT+QICLOSE=0")

@@ -71,36 +71,36 @@ def counters(modem, line) -> tuple[int, int, int]:
 def poll_acked(modem, cnid, total) -> tuple[int, int, int]:
     """§1.1 TCP connection maintenance: query AT+QISEND=<id>,0 every 5 s, 24 times,
     until <unackedbytes> is 0 (polled faster here; the rule's 2 minutes still bound it)."""
-    deadline = time.monotonic() + 120
+    clock = modem.ch.clock
+    deadline = clock.now() + 120
     while True:
         sent, acked, unacked = counters(modem, f"AT+QISEND={cnid},0")
         if sent != total:
             raise Deviation(f"<total_send_length> is {sent}, {total} bytes were sent")
         if sent != acked + unacked:
             raise Deviation(f"+QISEND: {sent},{acked},{unacked}: sent != acked + unacked")
-        if unacked == 0 or time.monotonic() > deadline:
+        if unacked == 0 or clock.now() > deadline:
             return sent, acked, unacked
-        time.sleep(0.05)
+        clock.sleep(0.05)
 
 
 def peer_got(peer, index: int, want: bytes, timeout: float = 10.0) -> None:
     """When the peer is ours, the bytes it received; a lab's public peer is checked
-    through the echo instead."""
+    through the echo instead. Waits on the peer's clock (the run's: virtual with the
+    built-in emulator), which the peer notifies as bytes arrive."""
     received = getattr(peer, "received", None)
     if received is None:
         return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if len(received) > index and bytes(received[index]) == want:
-            return
-        time.sleep(0.01)
+    if peer.clock.wait_until(lambda: len(received) > index and bytes(received[index]) == want, timeout):
+        return
     got = bytes(received[index]) if len(received) > index else b""
     raise Deviation(f"the peer received {got!r}, the host sent {want!r}")
 
 
 def read_all(modem, cnid, want_len, per_read=1500, timeout=10.0) -> bytes:
     data = b""
-    deadline = time.monotonic() + timeout
+    clock = modem.ch.clock
+    deadline = clock.now() + timeout
     while len(data) < want_len:
         r = ok(modem, f"AT+QIRD={cnid},{per_read}")
         n = parse_info(r)["read_actual_length"]
@@ -111,7 +111,7 @@ def read_all(modem, cnid, want_len, per_read=1500, timeout=10.0) -> bytes:
             raise Deviation(f"+QIRD: {n} exceeds <read_length> {per_read}")
         data += payload
         if n == 0:
-            if time.monotonic() > deadline:
+            if clock.now() > deadline:
                 break
             modem.ch.wait_urc(lambda u: u.urc is not None and u.urc.name.startswith("recv"), 0.2)
     return data
@@ -184,11 +184,12 @@ def test_partial_reads_and_single_recv_urc(modem, peers, echo_conn_index):
     modem.expect_urc(lambda x: x.text == recv1, 10, f"no {recv1}")
     # a second arrival while the buffer is not empty: no new URC (§1.2 note 1, §2.1.8)
     send(modem, "AT+QISEND=1,500", data=second)
-    deadline = time.monotonic() + 10
+    clock = modem.ch.clock
+    deadline = clock.now() + 10
     while counters(modem, "AT+QIRD=1,0")[0] < 1000:
-        if time.monotonic() > deadline:
+        if clock.now() > deadline:
             raise Deviation("the echoed 1000 bytes were not all received within 10 s")
-        time.sleep(0.02)
+        clock.sleep(0.02)
     extra = [u.text for u in modem.ch.drain_urcs() if u.text == recv1]
     if extra:
         raise Deviation(f"recv URC repeated before the buffer was read empty (§1.2 note 1): {extra}")
@@ -217,7 +218,7 @@ def test_tcp_client_transparent(modem, peers, echo_conn_index):
     # §1.2 item 4: a "+++" without the silence before it, or followed by a character
     # within 1 s, is data, not an escape
     for probe in (b"x+++", b"+++y"):
-        time.sleep(modem.family.framing.escape_guard_time * 1.1 if probe.startswith(b"+") else 0)
+        modem.ch.clock.sleep(modem.family.framing.escape_guard_time * 1.1 if probe.startswith(b"+") else 0)
         modem.ch.write(probe)
         if modem.ch.read_data(len(probe), 10) != probe:
             raise Deviation(f"{probe!r} in transparent mode was not passed on as data")
@@ -263,8 +264,8 @@ def test_tcp_client_direct_push(modem, peers, echo_conn_index):
     s, a, u = poll_acked(modem, 0, 10)
     peer_got(echo, echo_conn_index, b"test1test2")
     got = b""
-    deadline = time.monotonic() + 10
-    while len(got) < 10 and time.monotonic() < deadline:
+    deadline = modem.ch.clock.now() + 10
+    while len(got) < 10 and modem.ch.clock.now() < deadline:
         urc = modem.ch.wait_urc(lambda x: x.urc is not None and x.urc.name == "recv-push", 1)
         if urc is not None:
             n = parse_info_urc(urc)
@@ -318,9 +319,7 @@ def test_udp_service(modem, peers, ixit):
     if r.final.text != "SEND OK":
         raise Deviation(f"UDP SERVICE send got {r.final.text}")
     if hasattr(echo, "received"):
-        deadline = time.monotonic() + 5
-        while len(echo.received) <= n_before and time.monotonic() < deadline:
-            time.sleep(0.01)
+        echo.clock.wait_until(lambda: len(echo.received) > n_before, 5)
         if not echo.received[n_before:] or echo.received[n_before][0] != b"1234567890":
             raise Deviation(f"the UDP peer got {echo.received[n_before:]!r}")
     modem.expect_urc(lambda x: x.text == '+QIURC: "recv",2', 10, 'no +QIURC: "recv",2 (§3.6.3)')
@@ -574,7 +573,7 @@ def test_esc_cancels_send(modem, peers, echo_conn_index):
     r = modem.at("AT+QISEND=0", data=b"never", escape=True)
     if r.final.text == "SEND OK":
         raise Deviation("ESC did not cancel the send: SEND OK")
-    time.sleep(0.2)
+    modem.ch.clock.sleep(0.2)
     if counters(modem, "AT+QISEND=0,0")[0] != 0:
         raise Deviation("cancelled data was counted as sent")
     peer_got(echo, echo_conn_index, b"", timeout=0.5)
@@ -620,7 +619,7 @@ def test_transpktsize_and_transwaittm(modem, peers, echo_conn_index):
     try:
         qiopen(modem, 0, "TCP", echo.host, echo.port, 0, 2)
         modem.ch.write(b"12345")                      # fewer than <transpktsize>: held for 2 s
-        time.sleep(0.5)
+        modem.ch.clock.sleep(0.5)
         if len(echo.received) > echo_conn_index and bytes(echo.received[echo_conn_index]):
             raise Deviation("5 bytes (< transpktsize 10) were sent before <transwaittm> 2 s had passed")
         peer_got(echo, echo_conn_index, b"12345", timeout=5)
@@ -649,12 +648,12 @@ def test_qistate_opening_state(modem, ixit):
         f.setblocking(False)
         f.connect_ex(srv.getsockname())
         fillers.append(f)
-    time.sleep(0.1)
+    time.sleep(0.1)       # the kernel's handshakes (wall time; the emulator is not involved yet)
     try:
         modem.step_context_active(CID)
         modem.step_socket_closed(8)
         ok(modem, f'AT+QIOPEN={CID},8,"TCP","127.0.0.1",{srv.getsockname()[1]},0,0')
-        time.sleep(0.3)
+        modem.ch.clock.sleep(0.3)
         expect_fields(qistate(modem, 8), socket_state=1, service_type="TCP")
         if modem.ch.wait_urc(lambda x: x.text.startswith("+QIOPEN: 8,"), 0.5) is not None:
             raise Deviation("+QIOPEN reported while the connection was still opening")
