@@ -6,12 +6,20 @@ variant of the spec matches gets ERROR here. Handlers are methods named
 ``cmd_<KEY>_<form>`` (``cmd_QIOPEN_write``); a test form without a handler is answered
 from the spec's test-response templates.
 
+Command-line handling follows ITU-T V.250 (clauses cited where applied): a line starts
+at ``AT`` and ends at S3 (§5.2.1); what arrives between S3 and the next ``AT`` (the S4
+a host sends after S3 included) belongs to no command and is neither executed, echoed
+nor taken as ``>`` payload; ``A/`` repeats the last line (§5.2.4); S3, S4, S5 are
+S-parameters (§6.2.1-6.2.3, ``ATS3?``, ``ATS3=<n>``); ATQ1 suppresses result codes
+(§6.2.5); ATE1 echoes the characters of command lines (§6.2.4).
+
 Runtime faults (:mod:`atconform.emulator.faults`) that match command lines are applied
 here, between matching a line and running its handler; the family module applies the
 rest.
 """
 from __future__ import annotations
 
+import re
 import sys
 import traceback
 from typing import Callable
@@ -47,11 +55,20 @@ class Defects(BaseModel):
 
 
 
+# seconds a ``>`` prompt waits for the S4 of its command line, from a DTE that ends its
+# lines with S3 S4, before it goes out anyway (the S4 came in a later write)
+S4_WAIT = 0.5
+
+
 class Dce:
     """Generic DCE. ``output`` receives bytes for the DTE; ``clock`` gives seconds.
 
     Nothing goes out while the DCE is off (``mode`` "off") or ``dead`` (a fault); while a
-    delayed final result code is held, output collects behind it."""
+    delayed final result code is held, output collects behind it.
+
+    Command-line state (V.250 §5.2.1): ``_line`` holds the line being typed, from its
+    ``AT``; outside a line (``_in_line`` False) characters are discarded until ``AT`` or
+    ``A/``. ``_last_line`` is what ``A/`` repeats (§5.2.4)."""
 
     def __init__(self, family: Family, output: Callable[[bytes], None], clock, defects: Defects | None = None):
         self.family = family
@@ -70,6 +87,13 @@ class Dce:
         self._hold_timer = None
         self._final_delay: float | None = None   # delay for the current command's final
         self._line = bytearray()
+        self._in_line = False           # between "AT" and S3 (V.250 §5.2.1)
+        self._got_a = False             # an "A" outside a line: "AT" or "A/" may follow
+        self._last_line: bytes | None = None   # for A/ (V.250 §5.2.4)
+        self._after_s3 = False          # the last input byte was the S3 ending a line
+        self._dte_sends_s4 = False      # this DTE followed its last S3 with S4
+        self._prompt_held = False       # a ">" waits for the S4 of its command line
+        self._prompt_timer = None
         self._overflow = False          # the command line outgrew Framing.max_line_length
         self.handler_errors: list[BaseException] = []   # exceptions our handlers raised
         self.mode = "command"           # command | prompt | data | off
@@ -79,14 +103,52 @@ class Dce:
         self.reset_settings()
 
     def reset_settings(self) -> None:
+        """Settings back to their defaults (power-on, ATZ, AT&F): E, V, Q, +CMEE and the
+        S-parameters S3, S4, S5 (V.250 §6.2.1-6.2.3: 13, 10, 8 unless the spec's
+        framing says otherwise)."""
         self.echo = self.fr.echo_default
         self.verbose = self.fr.verbose_default
+        self.quiet = False              # ATQ1: no result codes (V.250 §6.2.5)
         self.cmee = 0
+        self.sregs = {3: ord(self.fr.s3), 4: ord(self.fr.s4), 5: 0x08}
+
+    @property
+    def s3(self) -> int:
+        """S3, the command line termination character (V.250 §6.2.1)."""
+        return self.sregs[3]
+
+    @property
+    def s4(self) -> int:
+        """S4, the response formatting character (V.250 §6.2.2)."""
+        return self.sregs[4]
+
+    def reset_line(self) -> None:
+        """Forget the command line being typed and a held prompt (power-on, power-off)."""
+        self._line.clear()
+        self._in_line = self._got_a = self._after_s3 = self._overflow = False
+        self._prompt_held = False
+        self.cancel_timer(self._prompt_timer)
+        self._prompt_timer = None
 
     # -- input ----------------------------------------------------------------------
     def receive(self, data: bytes) -> None:
-        if self.mode == "off" or self.dead:
+        """Bytes from the DTE, in any chunking. In command state they are assembled into
+        command lines (V.250 §5.2.1); after a ``>`` prompt they go to
+        :meth:`prompt_input`, in online data state to :meth:`data_input`."""
+        if self.mode == "off" or self.dead or not data:
             return
+        if self._prompt_held:
+            # the prompt waited for the rest of its command line: an S4 right after S3
+            # belongs to the line (V.250 §5.2.1); anything else is the payload of a DTE
+            # that did not wait for ">"
+            if data[0] == self.s4:
+                data = data[1:]
+            self._after_s3 = False
+            self._release_prompt()
+            if not data:
+                return
+        if self.mode in ("data", "prompt"):
+            self._after_s3 = False      # what follows S3 here is payload, not a line's S4
         if self.mode == "data":
             self._guarded(self.data_input, data)
             return
@@ -98,29 +160,69 @@ class Dce:
                 # a command switched mode mid-chunk (">" prompt): the rest is payload
                 self.receive(data[i:])
                 return
+            after_s3, self._after_s3 = self._after_s3, False
+            if after_s3:
+                self._dte_sends_s4 = b == self.s4
+            if not self._in_line:
+                self._between_lines(b)
+            else:
+                self._in_command_line(b)
+
+    def _between_lines(self, b: int) -> None:
+        # V.250 §5.2.1: characters before the prefix "AT" (or "A/", §5.2.4) are not part
+        # of a command line: not echoed, not executed
+        if b in (0x41, 0x61):                         # A / a
+            self._got_a = True
             if self.echo:
                 self.output(bytes([b]))
-            if b == ord(self.fr.s3):
-                line = bytes(self._line)
-                self._line.clear()
-                if self._overflow:
-                    # V.250 §5.2.1: a body longer than the DCE accepts gets ERROR once the
-                    # line is terminated; an empty marker line stands for it in the queue
-                    self._overflow = False
-                    line = _OVERFLOW
-                if self.busy or self._hold is not None:
-                    self._queued.append(line)
-                else:
-                    self.execute_line(line)
-            elif b == 0x08:
+            return
+        if self._got_a and b in (0x54, 0x74):         # T / t: a command line starts
+            self._got_a = False
+            self._in_line = True
+            self._line[:] = b"AT"
+            if self.echo:
+                self.output(bytes([b]))
+            return
+        if self._got_a and b == 0x2F:                 # "/": repeat the last line now
+            self._got_a = False
+            if self.echo:
+                self.output(b"/")
+            if self._last_line is not None:
+                self._line_done(self._last_line)
+            return
+        self._got_a = False
+
+    def _in_command_line(self, b: int) -> None:
+        if self.echo:
+            self.output(bytes([b]))       # V.250 §6.2.4: echo the line as it is typed
+        if b == self.s3:
+            line = bytes(self._line)
+            self._line.clear()
+            self._in_line = False
+            self._after_s3 = True
+            if self._overflow:
+                # V.250 §5.2.1: a body longer than the DCE accepts gets ERROR once the
+                # line is terminated; an empty marker line stands for it in the queue
+                self._overflow = False
+                line = _OVERFLOW
+            self._line_done(line)
+        elif b == self.sregs[5]:
+            # V.250 §6.2.3: S5 deletes the last character; the prefix "AT" stays
+            if len(self._line) > 2:
                 del self._line[-1:]
-            elif b == ord(self.fr.s4) and not self._line:
-                continue
-            elif len(self._line) >= self.fr.max_line_length:
-                self._overflow = True
-                self._line.clear()      # bounded memory: the line is lost anyway
-            elif not self._overflow:
-                self._line.append(b)
+        elif len(self._line) >= self.fr.max_line_length:
+            self._overflow = True
+            self._line[:] = b"AT"         # bounded memory: the line is lost anyway
+        elif not self._overflow:
+            self._line.append(b)
+
+    def _line_done(self, line: bytes) -> None:
+        if line is not _OVERFLOW:
+            self._last_line = line
+        if self.busy or self._hold is not None:
+            self._queued.append(line)
+        else:
+            self.execute_line(line)
 
     def data_input(self, data: bytes) -> None:   # transparent mode: family module
         pass
@@ -138,13 +240,23 @@ class Dce:
             return
         self._sink(data)
 
+    @property
+    def _eol(self) -> bytes:
+        """S3 S4, the header and trailer of responses (V.250 §5.7.1, §6.2.1-6.2.2)."""
+        return bytes([self.s3, self.s4])
+
     def _frame(self, text: str) -> bytes:
         if self.verbose:
-            return b"\r\n" + text.encode("latin-1") + b"\r\n"
-        return text.encode("latin-1") + b"\r\n"
+            return self._eol + text.encode("latin-1") + self._eol
+        return text.encode("latin-1") + self._eol
 
     def info(self, text: str, payload: bytes | None = None) -> None:
         self.output(self._frame(text) + (payload or b""))
+
+    def info_block(self, lines: list[str]) -> None:
+        """One information text of several lines (V.250 §5.7.1): one header, the lines
+        separated by S3 S4, one trailer (ATI)."""
+        self.output(self._frame((self._eol.decode("latin-1")).join(lines)))
 
     def urc(self, text: str, payload: bytes | None = None) -> None:
         # URCs always use the verbose frame so the DTE can find their start
@@ -160,15 +272,17 @@ class Dce:
             # delayed_final fault: this result code and everything after it wait
             self._hold = bytearray()
             self._hold_timer = self.call_later(delay, self._release_hold)
-        if not (text == "OK" and cmd in self.defects.drop_final_ok):
+        if self.quiet:
+            pass                    # V.250 §6.2.5: ATQ1, result codes are not transmitted
+        elif not (text == "OK" and cmd in self.defects.drop_final_ok):
             if self.verbose:
-                self.output(b"\r\n" + text.encode("latin-1") + b"\r\n")
+                self.output(self._eol + text.encode("latin-1") + self._eol)
             else:
                 rc = self.family.result_code(text)
                 if rc is not None and rc.numeric is not None:
-                    self.output(f"{rc.numeric}\r".encode())
+                    self.output(f"{rc.numeric}".encode() + bytes([self.s3]))
                 else:
-                    self.output(text.encode("latin-1") + b"\r\n")
+                    self.output(text.encode("latin-1") + self._eol)
         if cmd in self.defects.urc_after:
             self.urc(self.defects.urc_after[cmd])
         if self._hold is None:      # a held final keeps the DCE busy until it is out
@@ -198,7 +312,23 @@ class Dce:
             self.final("ERROR")
 
     def prompt(self) -> None:
-        self.output(b"\r\n" + self.fr.prompt.encode())
+        """Send the ``>`` prompt once the command line is complete: a DTE that ends its
+        lines with S3 S4 gets it after the S4 (at most :data:`S4_WAIT` s later), so that
+        S4 is never taken as payload (V.250 §5.2.1: it belongs to no command)."""
+        if self._after_s3 and self._dte_sends_s4:
+            self._prompt_held = True
+            self._prompt_timer = self.call_later(S4_WAIT, self._release_prompt)
+            return
+        self.output(self._eol + self.fr.prompt.encode())
+
+    def _release_prompt(self) -> None:
+        if not self._prompt_held:
+            return
+        self._prompt_held = False
+        self.cancel_timer(self._prompt_timer)
+        self._prompt_timer = None
+        if self.mode == "prompt":
+            self.output(self._eol + self.fr.prompt.encode())
 
     def _run_queued(self) -> None:
         while self._queued and not self.busy and self._hold is None and self.mode == "command":
@@ -231,6 +361,7 @@ class Dce:
         """Leave the state a raising handler may have left half-made (a ``>`` prompt
         opened, a delay armed). Families extend this for their own state."""
         self._final_delay = None
+        self._prompt_held = False
         if self.mode == "prompt":
             self.mode = "command"
 
@@ -246,6 +377,10 @@ class Dce:
         if text[:2].upper() != self.fr.prefix.upper():
             return  # V.250 §5.2.1: characters before "AT" are ignored; no AT, no answer
         body = text[2:]
+        sm = _SPARAM.fullmatch(body)
+        if sm:
+            self._s_parameter(int(sm.group(1)), sm.group(2) or "=", sm.group(3) or "")
+            return
         try:
             m = match_line(self.family, body)
         except UnknownCommand:
@@ -329,6 +464,30 @@ class Dce:
         self.ok()
 
     # -- basic commands every V.250 DCE has ------------------------------------------
+    def _s_parameter(self, n: int, op: str, value: str) -> None:
+        """``ATS<n>?`` reads S-parameter n as three digits, ``ATS<n>=<v>`` sets it
+        (V.250 §5.3.2, §6.2.1-6.2.3: S3, S4, S5, each 0-127). A new S3/S4 frames the
+        result code of the very line that set it (§6.2.1). Others: ERROR."""
+        if n not in self.sregs:
+            self.error()
+        elif op == "?":
+            self.info(f"{self.sregs[n]:03d}")
+            self.ok()
+        elif value.isdigit() and int(value) <= 127:
+            self.sregs[n] = int(value)
+            self.ok()
+        elif value == "":
+            self.sregs[n] = {3: 13, 4: 10, 5: 8}[n]    # §5.3.1: an omitted value is the default
+            self.ok()
+        else:
+            self.error()
+
+    def cmd_Q_write(self, m: Match) -> None:
+        """ATQ<n> (V.250 §6.2.5): 0 result codes transmitted, 1 suppressed. The OK of
+        ATQ1 itself is suppressed too."""
+        self.quiet = bool(m.values.get("value", 0))
+        self.ok()
+
     def cmd_AT_execute(self, m: Match) -> None:
         self.ok()
 
@@ -350,6 +509,7 @@ class Dce:
 
 
 _OVERFLOW = b"<command line longer than Framing.max_line_length>"   # identity-compared
+_SPARAM = re.compile(r"[Ss]([0-9]+)(?:(\?)|=([0-9]*))")   # ATS3? / ATS3=13 (V.250 §5.3.2)
 
 
 def _ident(key: str) -> str:

@@ -74,7 +74,7 @@ class Lifecycle:
         self.mode = "command"
         self.busy = False
         self._queued = []
-        self._line.clear()
+        self.reset_line()
         self._fresh_state()
         if self.fault_state is not None:
             self.fault_state.begin_boot(self.boot_count)
@@ -95,7 +95,7 @@ class Lifecycle:
         self.mode = "off"
         self.busy = False
         self._queued = []
-        self._line.clear()
+        self.reset_line()
         if discard and self.power_hook is not None:
             self.power_hook("lost")
 

@@ -69,8 +69,8 @@ class Bg96(Lifecycle, ContextCommands, SocketCommands, DataPathCommands, ConfigC
 
     # -------------------------------------------------------------- basic commands
     def cmd_I_execute(self, m: Match) -> None:
-        for line in IDENTITY:
-            self.info(line)
+        # V.250 §6.1.3: one information text, its lines separated by S3 S4
+        self.info_block(list(IDENTITY))
         self.ok()
 
     def cmd_GMR_execute(self, m: Match) -> None:
