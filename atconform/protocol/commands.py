@@ -127,6 +127,7 @@ def match_line(family: Family, body: str) -> Match:
     """
     if family.framing.style == "queclink":
         return _match_word(family, body)
+    body = strip_spaces(body)
     if body == "":
         cmd = family.command("AT")
         return Match(cmd, cmd.form("execute"), cmd.form("execute").variants[0])
@@ -164,6 +165,34 @@ def match_line(family: Family, body: str) -> Match:
     if kind is not FormKind.write:
         return Match(cmd, form, form.variants[0], args=rest)
     return match_args(cmd, form, rest)
+
+
+def strip_spaces(body: str) -> str:
+    """``body`` (a V.250 command line without prefix and S3) with its formatting spaces
+    removed. ITU-T V.250 §5.2.1 (command line general format): "Space characters (IA5
+    2/0) are ignored and may be used freely for formatting purposes, unless they are
+    embedded in numeric or string constants (see 5.4.2.1 or 5.4.2.2)". So spaces inside
+    a double-quoted string constant (§5.4.2.2) stay, a space between two digits stays
+    (it is embedded in a numeric constant, §5.4.2.1, which then no longer parses as one
+    number), and every other space goes: ``+QIOPEN=1, 0, "UDP SERVICE"`` reads as
+    ``+QIOPEN=1,0,"UDP SERVICE"``. An unterminated string keeps its spaces to the end."""
+    if " " not in body:
+        return body
+    # segments alternate: unquoted text, then a string constant with its quotes
+    parts = _STRINGS.split(body)
+    for k in range(0, len(parts), 2):
+        seg = parts[k]
+        parts[k] = _SPACES.sub(lambda m: " " if _between_digits(m, seg) else "", seg)
+    return "".join(parts)
+
+
+_STRINGS = re.compile(r'("[^"]*"?)')
+_SPACES = re.compile(r" +")
+
+
+def _between_digits(m: re.Match, seg: str) -> bool:
+    i, j = m.start(), m.end()
+    return 0 < i and j < len(seg) and seg[i - 1] in "0123456789" and seg[j] in "0123456789"
 
 
 def _match_word(family: Family, body: str) -> Match:

@@ -14,7 +14,7 @@ from typing import Any
 
 from atconform.protocol.commands import Match, UnknownCommand, match_line, response_templates, template_for
 from atconform.protocol.framer import (
-    Echo, Event, Final, Framer, InfoLine, Prompt, Unparseable, UrcLine,
+    Echo, Event, Final, Framer, FreeText, InfoLine, Intermediate, Prompt, Unparseable, UrcLine,
 )
 from atconform.families.base import EngineHooks
 from atconform.spec.models import Family, ResultCode, Urc
@@ -33,8 +33,11 @@ class Response:
     prompt: bool = False
     final: Final | None = None
     unparseable: list[Unparseable] = field(default_factory=list)
+    free_text: list[FreeText] = field(default_factory=list)        # not information text
+    intermediate: list[Intermediate] = field(default_factory=list)  # CONNECT of an upload
     sent_at: float = 0.0
     final_at: float | None = None
+    late: float | None = None      # the maximum time (s) its final came after, else None
 
     @property
     def ok(self) -> bool:
@@ -78,19 +81,26 @@ class AtEngine:
         except UnknownCommand:
             return None
 
-    def command(self, line: str) -> tuple[bytes, Match | None]:
+    def command(self, line: str, *, prompt: bool = False) -> tuple[bytes, Match | None]:
         """Bytes to write for ``line`` (S3 appended) and its spec match. Arms the framer
-        with the command's information-text templates and prompt expectation."""
+        with the command's information-text templates, its prompt expectation (the spec
+        says it is a data command, or the caller marks it one with ``prompt``, spec entry
+        or not) and the result code with which it enters data mode (the variant's
+        ``data_mode_entry``; for a line no variant accepts, any variant's)."""
         m = self.match(line)
         templates: list[tuple[Template, str | None]] = []
-        prompt = False
+        entry = None
         if m is not None:
             variants = [m.variant] if m.variant is not None else m.form.variants
             for v in variants:
                 for tpl, r in zip(response_templates(m.command, m.form, v), v.responses):
                     templates.append((tpl, r.payload.length_field if r.payload else None))
                 prompt = prompt or v.data is not None
-        self.framer.command_sent(line, templates, prompt=prompt)
+                entry = entry or v.data_mode_entry
+        if isinstance(self.framer, Framer):
+            self.framer.command_sent(line, templates, prompt=prompt, known=m is not None, data_mode_entry=entry)
+        else:   # the delimited framer has no free text or data mode
+            self.framer.command_sent(line, templates, prompt=prompt)
         if m is not None:
             self.hooks.command_sent(m)
         return (line + self.family.framing.terminator).encode("latin-1"), m
@@ -167,6 +177,10 @@ class Transaction:
             r.prompt = True
         elif isinstance(ev, Unparseable):
             r.unparseable.append(ev)
+        elif isinstance(ev, FreeText):
+            r.free_text.append(ev)
+        elif isinstance(ev, Intermediate):
+            r.intermediate.append(ev)
         elif isinstance(ev, Final):
             r.final = ev
             r.final_at = now
@@ -179,7 +193,8 @@ class Problem(str):
     """One deviation the checker found. As a ``str`` it is the message in words (so it
     joins and prints as before); typed, it has ``clause`` (which rule: "final-result",
     "field", "info-template", "missing", "repeat", "payload-length", "echo",
-    "unparseable", "no-final", "expected-success", "expected-failure", "urc-unknown",
+    "unparseable", "free-text", "framing", "late-final", "no-final", "expected-success",
+    "expected-failure", "urc-unknown",
     "urc-template", "urc-field"), ``line`` (the command line, "" for a URC) and ``text``
     (the DCE text concerned)."""
 
@@ -212,6 +227,13 @@ def check_response(family: Family, resp: Response, *, expect_success: bool | Non
     """
     problems: list[Problem] = [Problem(f"{resp.line}: unparseable line {u.text!r}: {u.reason}", "unparseable", resp.line, u.text)
                                for u in resp.unparseable]
+    problems += [Problem(f"{resp.line}: {t.reason}: {t.text!r}", "free-text", resp.line, t.text) for t in resp.free_text]
+    if resp.final is not None and resp.final.framing:
+        problems.append(Problem(f"{resp.line}: {resp.final.framing}", "framing", resp.line, resp.final.text))
+    if resp.late is not None and resp.elapsed is not None:
+        problems.append(Problem(f"{resp.line}: final result code {resp.final.text!r} came after "
+                                f"{resp.elapsed:.3g} s, the maximum response time is {resp.late:g} s",
+                                "late-final", resp.line, resp.final.text))
     m = resp.match
     replies_end = _reply_templates(m) is not None
     if resp.final is None:

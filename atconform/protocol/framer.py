@@ -70,10 +70,33 @@ class Final(Event):
     text: str
     result: ResultCode | None
     code: int | None = None
+    framing: str | None = None    # how its framing deviates from V.250 §5.7.1, or None
 
     @property
     def kind(self) -> str:
         return self.result.kind if self.result else "other"
+
+
+@dataclass(frozen=True)
+class Intermediate(Event):
+    """A result code that does not end the pending command: a CONNECT of a command whose
+    spec variant does not name it ``data_mode_entry`` (an AT+QFUPL-style fixed-size
+    upload, which returns to command mode by itself). The framer stays in command mode
+    and the command stays pending; the DTE may write its upload now."""
+
+    text: str
+    result: ResultCode | None
+
+
+@dataclass(frozen=True)
+class FreeText(Event):
+    """Unsolicited text: a line that arrived while a spec command was pending, matches
+    none of that command's response templates (a raw ``<text>`` template matches
+    anything) and no URC (boot debug output, another layer's log). Not part of the
+    response; the running test fails with it (``reason`` in words), the link goes on."""
+
+    text: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -148,6 +171,10 @@ class Pending:
     templates: Sequence[tuple[Template, str | None]] = ()   # (template, payload length field)
     prompt: bool = False
     echo_seen: bool = False
+    known: bool = False              # the spec has the command: its templates judge its text
+    data_mode_entry: str | None = None   # the result code that enters data mode (CONNECT)
+    prompted: bool = False           # its '>' came: lines now may echo the data (AT+QISDE)
+    echo_expected: bool = False      # echo was on when it was sent: its echo comes first
 
 
 PayloadRule = Callable[[Urc, dict], "int | None"]
@@ -180,6 +207,9 @@ class Framer:
         self.urc_templates = list(urc_templates)
         self.urc_payload = urc_payload or self._declared_payload
         self.verbose = family.framing.verbose_default
+        # echo (V.250 §6.2.4) as last seen: True once the DCE echoed a line or after ATE1,
+        # False after ATE0, None before either is known
+        self.echo: bool | None = None
         self.pending: Pending | None = None
         self.mode = Mode.COMMAND
         self.payload_scale = 1                 # 2 while payloads are hex digits (BG96 dataformat)
@@ -206,10 +236,16 @@ class Framer:
 
     # -- DTE side notifications ----------------------------------------------------
     def command_sent(self, line: str, templates: Sequence[tuple[Template, str | None]] = (),
-                     *, prompt: bool = False) -> None:
+                     *, prompt: bool = False, known: bool = False,
+                     data_mode_entry: str | None = None) -> None:
         """The DTE wrote ``line`` (without S3). ``templates`` are the information-text
-        templates of the command (with the payload length field, if any)."""
-        self.pending = Pending(line, tuple(templates), prompt)
+        templates of the command (with the payload length field, if any); ``known``: the
+        spec has the command, so a line none of them matches is :class:`FreeText`, not
+        its information text; ``prompt``: a ``>`` may come; ``data_mode_entry``: the
+        result code (``CONNECT``) with which it enters transparent data mode (any other
+        CONNECT is an :class:`Intermediate`)."""
+        self.pending = Pending(line, tuple(templates), prompt, known=known, data_mode_entry=data_mode_entry,
+                               echo_expected=bool(self.echo))
         self._track_settings(line)
 
     # -- mode --------------------------------------------------------------------------
@@ -259,6 +295,8 @@ class Framer:
                 j += 1
             if c == "V":
                 self.verbose = up[i + 1:j] != "0"
+            elif c == "E":
+                self.echo = up[i + 1:j] != "0"
             i = j
 
     # -- DCE bytes -----------------------------------------------------------------
@@ -302,6 +340,7 @@ class Framer:
             self._scanned = 0
             self._prompt_space = True
             self.pending.prompt = False
+            self.pending.prompted = True
             return Prompt(self.fr.prompt)
         end = self._line_end()
         if end < 0:
@@ -336,7 +375,9 @@ class Framer:
             return _CONTINUE
         if len(raw) > self.max_line:
             return self._too_long(raw[:SHOWN].decode("latin-1"))
-        return self._line(raw.decode("latin-1"), lone_cr)
+        # S4 alone ended it (no S3 before it): V.250 §5.7.1 frames a verbose result code
+        # as <S3><S4>text<S3><S4>, so a final so framed is a deviation, parsed on
+        return self._line(raw.decode("latin-1"), lone_cr, lf_alone=end != cr)
 
     def _too_long(self, head: str) -> Unparseable:
         # the same event whether the line's end was in this read or not
@@ -362,16 +403,22 @@ class Framer:
             return True
         return not self.verbose and _DIGITS.fullmatch(text) is not None
 
-    def _line(self, text: str, lone_cr: bool):
+    def _line(self, text: str, lone_cr: bool, lf_alone: bool = False):
         p = self.pending
         if p and not p.echo_seen and text == p.line:
             p.echo_seen = True
+            if self.echo is None:
+                self.echo = True
             return Echo(text)
         if not self.verbose and lone_cr and _DIGITS.fullmatch(text) and int(text) in self._numeric:
             return self._final(text, self._numeric[int(text)], int(text))
         result, code = self._match_final(text)
         if result is not None:
-            return self._final(text, result, code)
+            framing = None
+            if lf_alone and self.verbose:
+                framing = (f"final result code {text!r} ends in S4 alone; V.250 §5.7.1 frames "
+                           "it <S3><S4>text<S3><S4>")
+            return self._final(text, result, code, framing)
         # Classification needs a line's shape only; values are parsed just for a payload
         # length (typed checks are the checker's job, off the reader thread).
         if p is not None:
@@ -419,6 +466,15 @@ class Framer:
         if fallback is not None:
             return UrcLine(text, fallback)
         if p is not None and not _foreign_prefix(text, p) and not self._urc_prefixed(text, p):
+            if p.known and not p.prompted and _PLUS_PREFIX.match(text) is None:
+                # the spec gives this command's responses and this is none of them (a raw
+                # "<text>" template would have matched above), nor does it carry the
+                # command's own "+NAME:" (that is its information text, malformed, for
+                # the checker to judge): not its information text
+                return FreeText(_cut(text), f"unsolicited text while {p.line!r} was pending: "
+                                "it matches no response of the command and no URC")
+            # a command the spec lacks cannot be judged; after '>' the DCE may echo the
+            # data (AT+QISDE=1, §2.1.16)
             return InfoLine(text)
         # No command pending, a "+NAME:" line that is none of the pending command's
         # (27.007 §4.1: information text carries the command's own prefix), or a line
@@ -456,11 +512,23 @@ class Framer:
                 return r, None
         return None, None
 
-    def _final(self, text: str, result: ResultCode, code: int | None):
-        ev = Final(text, result, code)
+    def _final(self, text: str, result: ResultCode, code: int | None, framing: str | None = None):
         if result is not None and result.kind == "connect" and self.mode is Mode.COMMAND:
+            # Rule: only the result code the pending command's spec names
+            # ``data_mode_entry`` enters data mode. Any other CONNECT (a fixed-size
+            # upload such as AT+QFUPL, a command the spec lacks, none pending) is an
+            # intermediate result: command mode and the pending command stay, so the
+            # session's later responses are never taken for data.
+            p = self.pending
+            if p is None or p.data_mode_entry is None or p.data_mode_entry != result.text:
+                return Intermediate(text, result)
             self._to("connect")
-        self.pending = None
+        ev = Final(text, result, code, framing)
+        p = self.pending
+        if not (p is not None and p.echo_expected and not p.echo_seen):
+            self.pending = None
+        # else: with echo on, a final before the pending command's echo answers an earlier
+        # command (one that outlived its maximum time): the pending one still waits
         return ev
 
     @staticmethod

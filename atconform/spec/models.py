@@ -206,6 +206,12 @@ class Variant(_Model):
     ``syntax`` is the parameter template after ``=`` (write) or empty. ``data`` says the
     command continues with a ``>`` prompt and payload: ``fixed`` (length given by a
     parameter), ``ctrl_z`` (terminated by 0x1A, ESC cancels).
+
+    ``data_mode_entry`` names the result code of ``final`` (``CONNECT``) with which this
+    variant enters transparent data mode (V.250 §6.3.1: online data state after
+    CONNECT). Only such a CONNECT switches the DTE's framer to data; a CONNECT of any
+    other command (an AT+QFUPL-style fixed-size upload that returns to command mode by
+    itself) is an intermediate result code and the command stays pending.
     """
 
     name: str = "default"
@@ -215,9 +221,16 @@ class Variant(_Model):
     final: list[str] = Field(default_factory=lambda: ["OK", "ERROR"])
     data: Literal["fixed", "ctrl_z"] | None = None
     data_length: str | None = None          # parameter that gives the payload length
+    data_mode_entry: str | None = None      # the final (CONNECT) that enters data mode
     max_response_time: float | None = None  # seconds; overrides the command's
     when: dict[str, Any] = Field(default_factory=dict)  # parameter values that select this variant
     casegen: "CaseHints | None" = None
+
+    @model_validator(mode="after")
+    def _entry_is_a_final(self) -> "Variant":
+        if self.data_mode_entry is not None and self.data_mode_entry not in self.final:
+            raise ValueError(f"data_mode_entry {self.data_mode_entry!r} is not one of final {self.final}")
+        return self
 
 
 class FormKind(str, enum.Enum):

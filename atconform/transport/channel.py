@@ -10,13 +10,14 @@ from __future__ import annotations
 import collections
 import select
 import threading
+from dataclasses import dataclass
 from typing import Callable
 
 import serial
 
 from atconform.clock import RealClock
 from atconform.protocol.engine import AtEngine, Response, Transaction
-from atconform.protocol.framer import Data, Event, Final, Unparseable, UrcLine
+from atconform.protocol.framer import Data, Echo, Event, Final, FreeText, Intermediate, Unparseable, UrcLine
 from atconform.spec.models import Family
 from atconform.transport.transcript import Transcript
 
@@ -43,8 +44,28 @@ class NoFinalResult(ChannelError):
         self.timeout = timeout
 
 
+@dataclass(frozen=True)
+class LateFinal:
+    """The final result code of a command that had timed out (:class:`NoFinalResult`)
+    arrived: ``response`` is that command's, complete now, ``response.late`` its maximum
+    time. Handed to the problem listeners (``text``, ``reason``) like an unparseable line:
+    a deviation of that command, never the next command's answer."""
+
+    text: str
+    reason: str
+    response: Response
+
+
 class Channel:
     """DTE side of one AT link.
+
+    A command that times out stays the link's *late* transaction: whatever the DCE sends
+    while no other command is pending (its information text, its final result code) is
+    its, and so is what comes after the next command line but before that line's echo
+    while echo is on (ATE1; the DCE answers in order). With echo off the bytes cannot
+    tell a late final from the next command's, so a late transaction ends when the next
+    command is written. A late final is reported (:class:`LateFinal` to the problem
+    listeners, ``late_responses``) and never given to the next command.
 
     ``url`` is a device path (``/dev/ttyUSB2``, the emulator's ``/dev/pts/N``) or any
     pyserial URL (``loop://``, ``socket://host:port``). Times are seconds.
@@ -72,6 +93,10 @@ class Channel:
         self._busy = threading.Lock()   # one command at a time (Figure 1 note 1)
         self.port_error: BaseException | None = None   # the port failed (read or write)
         self.last_rx = 0.0
+        self._current: Transaction | None = None      # the command being waited for
+        self._current_echoed = False
+        self._late: tuple[Transaction, float] | None = None   # timed out, final not yet seen
+        self.late_responses: list[Response] = []
 
     # -- life cycle -----------------------------------------------------------------
     def open(self) -> "Channel":
@@ -119,6 +144,7 @@ class Channel:
                 self.url = path
                 self._tx_key, self._rx_key = f"{path}>dce", f"{path}>dte"
                 self.engine = AtEngine(self.family)   # the modem rebooted: no sockets, no data mode
+                self._late = None
                 try:
                     self.open()
                     return True
@@ -189,12 +215,37 @@ class Channel:
             if isinstance(ev, UrcLine):
                 self._urcs.append(ev)
                 self._notify(self._listeners, ev)
-            elif isinstance(ev, Unparseable):
+            elif isinstance(ev, (Unparseable, FreeText)):
+                if isinstance(ev, FreeText):
+                    self.transcript.record("note", f"unsolicited text: {ev.text}".encode("latin-1", "replace"))
                 self._notify(self._problem_listeners, ev)
             if isinstance(ev, Data):
                 self._data += ev.data
+            elif not isinstance(ev, UrcLine) and self._to_late(ev):
+                continue
             else:
                 self._events.append(ev)
+
+    def _to_late(self, ev: Event) -> bool:
+        """Give ``ev`` to the late transaction when it is that command's (see the class
+        docstring); report the late final. Under ``_cond``."""
+        if self._late is None:
+            return False
+        if self._current is not None:
+            if isinstance(ev, Echo) and ev.text == self._current.response.line:
+                self._current_echoed = True
+            if self._current_echoed or not getattr(self.engine.framer, "echo", None):
+                return False
+        t, timeout = self._late
+        if t.add(ev, self.clock.now()):
+            self._late = None
+            r = t.response
+            r.late = timeout
+            self.late_responses.append(r)
+            self._notify(self._problem_listeners, LateFinal(
+                r.final.text, f"final result code of {r.line!r} came {r.elapsed:.3g} s after it was sent, "
+                f"after its maximum response time {timeout:g} s", r))
+        return True
 
     def _notify(self, listeners, ev) -> None:
         for fn in list(listeners):
@@ -237,18 +288,21 @@ class Channel:
             raise ChannelError(f"port {self.url} failed: {e}") from e
 
     def command(self, line: str, *, timeout: float | None = None, data: bytes | None = None,
-                ctrl_z: bool = False, escape: bool = False) -> Response:
+                ctrl_z: bool = False, escape: bool = False, prompt: bool = False) -> Response:
         """Send ``line`` and return its :class:`Response` once the final result code arrives.
 
         ``timeout`` defaults to the spec's maximum response time for the command (family
         default, 60 s for BG96, for unknown lines). ``data`` is written after the ``>``
         prompt, followed by Ctrl-Z when ``ctrl_z``, or ESC when ``escape`` (cancel).
+        ``prompt`` marks ``line`` a data command, spec entry or not (a lab's own command,
+        AT+QSSLSEND): its ``>`` is a prompt, not text. ``data`` is also written after an
+        intermediate CONNECT (an AT+QFUPL-style upload, :class:`Intermediate`).
         Raises NoFinalResult when no final result arrives in time; ChannelError when the
         port failed. URCs that arrive meanwhile are listed in ``Response.urcs`` for the
         record and stay in the URC queue (:meth:`wait_urc`), the one place to consume them.
         """
         with self._busy:
-            payload, match = self.engine.command(line)
+            payload, match = self.engine.command(line, prompt=prompt)
             if match is not None:
                 for p in match.command.parameters:
                     if p.secret and isinstance(match.values.get(p.name), str):
@@ -256,19 +310,31 @@ class Channel:
             if timeout is None:
                 timeout = (self.family.max_response_time(match.command, match.variant)
                            if match is not None else self.family.timing.default_max_response_time)
+            t = Transaction(line, match, self.clock.now())
             with self._cond:
                 self._events.clear()
-            t = Transaction(line, match, self.clock.now())
-            self.write(payload)
-            deadline = t.response.sent_at + timeout
-            prompt_handled = False
-            while True:
-                ev = self._next_event(deadline)
-                if ev is None:
-                    raise NoFinalResult(t.response, timeout)
-                if t.add(ev, self.clock.now()):
-                    return t.response
-                if t.response.prompt and not prompt_handled:
+                self._current, self._current_echoed = t, False
+            try:
+                self.write(payload)
+                return self._await(t, timeout, data, ctrl_z, escape)
+            finally:
+                with self._cond:
+                    self._current = None
+                    if self._late is not None and self._late[0] is not t and not getattr(self.engine.framer, "echo", None):
+                        self._late = None   # echo off: nothing tells its final from this one's
+
+    def _await(self, t: Transaction, timeout: float, data: bytes | None, ctrl_z: bool, escape: bool) -> Response:
+        deadline = t.response.sent_at + timeout
+        prompt_handled = False
+        while True:
+            ev = self._next_event(deadline)
+            if ev is None:
+                with self._cond:
+                    self._late = (t, timeout)   # its final may still come: it is this command's
+                raise NoFinalResult(t.response, timeout)
+            if t.add(ev, self.clock.now()):
+                return t.response
+            if (t.response.prompt or (data and t.response.intermediate)) and not prompt_handled:
                     prompt_handled = True
                     tail = b""
                     if escape:
