@@ -12,7 +12,4 @@ PLUGIN = FamilyPlugin(
     model="queclink_gv500",
     session="atconform.families.queclink_gv500.session:Gv500Session",
     emulator="atconform.families.queclink_gv500.emulator:Gv500",
-    # waits for silence and for reconnections are timer-bound: the link can run on the
-    # virtual clock (atconform.clock.VirtualClock) when the fixtures offer it
-    extra={"clock": "virtual"},
 )
