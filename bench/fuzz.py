@@ -1,6 +1,6 @@
 """``python -m bench.fuzz`` (``make fuzz``): the long fuzz campaign of issue 8.
 
-Runs the generators and properties of ``atconform.testing.fuzz`` (the same ones
+Runs the generators and properties of ``atconform.families.bg96.fuzz`` (the same ones
 ``tests/test_fuzz.py`` runs a few hundred of) much longer: by default 100,000 engine
 inputs and 10,000 emulator inputs (writes to a fresh emulator over its pty, in batches
 of up to 16). Hypothesis generates only (no shrinking), in rounds of fresh seeds derived
@@ -36,7 +36,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 
 from atconform.peers import TcpEcho
 from atconform.spec import load_family
-from atconform.testing import fuzz as fz
+from atconform.families.bg96 import fuzz as fz
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SLOW = 1.0                     # seconds: an input slower than this is flagged

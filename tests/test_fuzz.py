@@ -1,6 +1,6 @@
 """Issue 8 item 6: the engine and the emulator fuzzed with hypothesis.
 
-The inputs and the properties are in :mod:`atconform.testing.fuzz` (shared with the long
+The inputs and the properties are in :mod:`atconform.families.bg96.fuzz` (shared with the long
 campaign, ``make fuzz``); read its docstring for the exact rules, including the one
 place where the events may depend on how the bytes were split (ATV0) and the rule the
 resynchronisation test follows. Seeded (``derandomize``), no example database, no
@@ -21,7 +21,7 @@ from atconform.protocol.commands import UnknownCommand, match_line, response_tem
 from atconform.protocol.engine import AtEngine
 from atconform.protocol.framer import Final, Prompt, Unparseable
 from atconform.spec import load_family
-from atconform.testing import fuzz as fz
+from atconform.families.bg96 import fuzz as fz
 
 BG96 = load_family("bg96")
 EXAMPLES = int(os.environ.get("ATCONFORM_FUZZ_EXAMPLES", "300"))
@@ -167,7 +167,7 @@ def test_gt_inside_a_dropped_over_long_line_is_not_a_prompt():
 
 
 def test_atv0_code_split_from_a_lf_is_the_one_chunking_difference():
-    """Why the chunking property is narrowed under ATV0 (see atconform.testing.fuzz):
+    """Why the chunking property is narrowed under ATV0 (see atconform.families.bg96.fuzz):
     '0<CR>' is a complete numeric result code when the CR arrives; a LF in the next read
     cannot be known to belong to it, while '0<CR><LF>' in one read is a line of text."""
     def after_atv0(*reads):

@@ -91,7 +91,6 @@ class FamilyPlugin:
     precondition steps and capabilities; ``engine_hooks``: an :class:`EngineHooks`
     subclass; ``emulator``: the DCE class of its built-in emulator, or None;
     ``fault_kinds``: its fault models for :mod:`atconform.emulator.faults`;
-    ``fuzz``: its fuzz vocabulary (:mod:`atconform.testing.fuzz`);
     ``lab_power_cycle``: how a lab reboots it with the IXIT's power commands. References are
     ``"module:attr"`` strings, imported when first used."""
 
@@ -100,7 +99,6 @@ class FamilyPlugin:
     engine_hooks: str = "atconform.families.base:EngineHooks"
     emulator: str | None = None
     fault_kinds: tuple[str, ...] = ()
-    fuzz: str | None = None
     lab_power_cycle: str = "atconform.power:lab_power_cycle"
     notes: str = ""
     extra: dict = field(default_factory=dict)
@@ -130,9 +128,6 @@ class FamilyPlugin:
     def lab_power_cycle_fn(self):
         """``fn(channel, family, power, locator)``: reboot a lab modem and reopen its port."""
         return _resolve(self.lab_power_cycle)
-
-    def fuzz_vocabulary(self):
-        return _resolve(self.fuzz) if self.fuzz else None
 
 
 Factory = Callable[..., Any]

@@ -12,6 +12,5 @@ PLUGIN = FamilyPlugin(
     emulator="atconform.families.bg96.emulator:Bg96",
     fault_kinds=tuple(f"atconform.families.bg96.faults:{k}" for k in (
         "QiactHang", "QiopenUrc", "SimNotReady", "RegistrationSearching", "NoAck", "Pdpdeact")),
-    fuzz="atconform.families.bg96.fuzz:VOCABULARY",
     lab_power_cycle="atconform.families.bg96.policy:lab_power_cycle",
 )

@@ -1,4 +1,4 @@
-"""Fuzz inputs for the AT engine and the emulated DCE, and the properties they must keep
+"""BG96 fuzz inputs for the AT engine and the emulated BG96 DCE, and the properties they must keep
 (issue 8 item 6). One source for ``tests/test_fuzz.py`` (a few hundred seeded examples)
 and ``python -m bench.fuzz`` (``make fuzz``: the long campaign).
 
