@@ -44,6 +44,14 @@ CHECKED_BY = {
     "opening-reported-connected": ("test_qistate_opening_state", "2.1.6/qistate-opening"),
     "no-carrier-missing": ("test_no_carrier_when_peer_closes_in_data_mode", "1.2/no-carrier-peer-close"),
 }
+GENERAL = REPO / "suites" / "bg96" / "test_general.py"
+# defects of the general commands and V.250 line handling: (test function, purpose id)
+GENERAL_CHECKED_BY = {
+    "cfun-reset-no-app-rdy": ("test_cfun_reset_reports_boot_urcs", "8.2/cfun-reset"),
+    "cgatt-disagrees-with-qiact": ("test_cgatt_and_cgact_follow_qiact", "10.1.9/cgatt-follows-qiact"),
+    "cclk-ignores-qntp": ("test_cclk_follows_qntp", "8.15/cclk-follows-qntp"),
+    "lf-taken-as-data": ("test_crlf_line_then_data_after_prompt", "5.2.1/lf-after-cr"),
+}
 INTEGRITY = REPO / "suites" / "bg96" / "test_integrity.py"
 # a defect several tests must catch: (file, test function, purpose id)
 CAUGHT_BY_ALL = {
@@ -57,7 +65,7 @@ if os.environ.get("ATCONFORM_E2E_INNER"):
 
 
 def test_every_planted_defect_has_a_scenario():
-    assert set(CHECKED_BY) | set(CAUGHT_BY_ALL) == set(BEHAVIOUR_DEFECTS)
+    assert set(CHECKED_BY) | set(CAUGHT_BY_ALL) | set(GENERAL_CHECKED_BY) == set(BEHAVIOUR_DEFECTS)
 
 
 def run(tmp_path, test_name, defects=None, path=SCENARIOS):
@@ -82,6 +90,16 @@ def test_scenario_fails_with_planted_defect(defect, tmp_path):
     r = results[f"BG96/SCENARIO/{pid}"]
     assert r["verdict"] == "fail", (defect, r["verdict"], r["reason"], proc.stdout[-2000:])
     assert proc.returncode == 1
+
+
+@pytest.mark.parametrize("defect", sorted(GENERAL_CHECKED_BY))
+def test_general_scenario_fails_with_planted_defect(defect, tmp_path):
+    test_name, pid = GENERAL_CHECKED_BY[defect]
+    proc, results = run(tmp_path, test_name, [defect], path=GENERAL)
+    r = results[f"BG96/SCENARIO/{pid}"]
+    assert r["verdict"] == "fail", (defect, r["verdict"], r["reason"], proc.stdout[-2000:])
+    proc, results = run(tmp_path / "clean", test_name, None, path=GENERAL)
+    assert results[f"BG96/SCENARIO/{pid}"]["verdict"] == "pass", proc.stdout[-2000:]
 
 
 @pytest.mark.parametrize("defect", sorted(CAUGHT_BY_ALL))

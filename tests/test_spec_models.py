@@ -15,6 +15,7 @@ from atconform.spec.template import compile_for
 
 SPEC_FILES = sorted(specs_dir().glob("*.yaml"))
 STANDARDS = ("ITU-T V.250", "3GPP TS 27.007", "3GPP TS 27.005")
+QUECTEL_AT_MANUAL = "Quectel BG96 AT Commands Manual"   # general commands the seeds lack, cited by name
 SKELETON_SKIP = "family spec is a skeleton; conformance cases come with its own issue"
 
 
@@ -102,7 +103,7 @@ def test_bg96_sections_are_chapter_2_or_basic():
     bg96 = load_family("bg96")
     for c in bg96.commands:
         sec = c.source.section
-        if c.source.document in STANDARDS:
+        if c.source.document in STANDARDS or c.source.document == QUECTEL_AT_MANUAL:
             assert c.syntax == "basic" or not c.tcpip, c.name
             continue
         if c.tcpip and c.syntax == "extended":

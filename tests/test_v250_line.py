@@ -148,7 +148,7 @@ def test_cr_only_host_gets_the_prompt_at_once_and_lf_is_data(emu, echo):
         raw.cmd(b"ATE0\r")
         _open_socket(raw, echo, eol=b"\r")
         raw.write(b"AT+QISEND=0,2\r")
-        assert raw.until(b"> ", 0.3) == b"\r\n> "   # not held: this DTE sends no S4
+        assert raw.until(b"> ", 0.3) == b"\r\n> "   # held S4_GRACE only: this DTE sends no S4
         raw.write(b"\nZ")
         raw.until(b"SEND OK\r\n")
         assert _peer_bytes(echo, 2) == b"\nZ"

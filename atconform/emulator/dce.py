@@ -55,9 +55,11 @@ class Defects(BaseModel):
 
 
 
-# seconds a ``>`` prompt waits for the S4 of its command line, from a DTE that ends its
-# lines with S3 S4, before it goes out anyway (the S4 came in a later write)
+# seconds a ``>`` prompt waits for the S4 of its command line before it goes out anyway:
+# from a DTE that ended its last line with S3 S4 (its S4 may come in a later write), and
+# from any other DTE (one that sends S3 alone pays only this)
 S4_WAIT = 0.5
+S4_GRACE = 0.0
 
 
 class Dce:
@@ -312,14 +314,21 @@ class Dce:
             self.final("ERROR")
 
     def prompt(self) -> None:
-        """Send the ``>`` prompt once the command line is complete: a DTE that ends its
-        lines with S3 S4 gets it after the S4 (at most :data:`S4_WAIT` s later), so that
-        S4 is never taken as payload (V.250 §5.2.1: it belongs to no command)."""
-        if self._after_s3 and self._dte_sends_s4:
+        """Send the ``>`` prompt once the command line is complete: after the S4 that
+        follows its S3, or when none came within :data:`S4_GRACE` s (:data:`S4_WAIT` s
+        for a DTE that ended its last line with S3 S4). That S4 is never taken as
+        payload (V.250 §5.2.1: it belongs to no command)."""
+        if self._after_s3 and self.s4_ends_line():
             self._prompt_held = True
-            self._prompt_timer = self.call_later(S4_WAIT, self._release_prompt)
+            self._prompt_timer = self.call_later(S4_WAIT if self._dte_sends_s4 else S4_GRACE,
+                                                 self._release_prompt)
             return
         self.output(self._eol + self.fr.prompt.encode())
+
+    def s4_ends_line(self) -> bool:
+        """Whether an S4 right after S3 belongs to the command line (V.250 §5.2.1); a
+        family plants its defect here."""
+        return True
 
     def _release_prompt(self) -> None:
         if not self._prompt_held:

@@ -36,7 +36,8 @@ class Emulator:
 
     def __init__(self, model: str, *, defects: Defects | None = None, dns_port: int = 53,
                  tcp: tuple[str, int] | None = None, clock=None, faults: FaultPlan | None = None,
-                 on_fault: Callable[[FaultEvent], None] | None = None, reenumerate: bool = False):
+                 on_fault: Callable[[FaultEvent], None] | None = None, reenumerate: bool = False,
+                 config=None):
         emulated = families.emulated()
         if model not in emulated:
             raise ValueError(f"no emulator for model {model!r} yet; emulated: {', '.join(emulated)}")
@@ -59,8 +60,10 @@ class Emulator:
             self.loop.add_reader(self._listener, self._accept)
             out = self._tcp_write
         dce_class = families.get(model).emulator_class()
+        # config: the module's identity and radio (atconform.emulator.general.ModuleConfig)
+        extra = {"module": config} if config is not None else {}
         self.modem = dce_class(self.family, self.loop, out, defects, dns_port=dns_port, faults=faults,
-                               power_hook=self._power_event)
+                               power_hook=self._power_event, **extra)
         self.modem.on_fault = on_fault     # called on the emulator thread for each FaultEvent
 
     def _input(self, data: bytes) -> None:

@@ -95,7 +95,7 @@ class ConfigCommands:
         self.succeed()
 
     def _reg_read(self, m: Match) -> None:
-        stat = 1                                                            # registered, home
+        stat = self.reg_stat()                  # 1 registered (home); 0 with RF off (AT+CFUN)
         if self._condition("registration_searching", lambda f: m.command.name in f.commands) is not None:
             stat = 2                                                        # searching
             self.fault_fired("registration_searching", f"AT{m.command.name}? reports <stat> 2 (searching)")

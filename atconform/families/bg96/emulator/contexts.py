@@ -11,6 +11,7 @@ from .errors import Err
 
 CONTEXT_IDS = range(1, 17)       # §2.1.1 <contextID> 1-16
 MAX_ACTIVE_CONTEXTS = 3          # §2.1.2 "supports three PDP contexts activated simultaneously"
+PDP_TYPES = {1: "IP", 2: "IPV6", 3: "IPV4V6"}   # AT+QICSGP <context_type> -> AT+CGDCONT <PDP_type>
 
 
 @dataclass
@@ -26,6 +27,8 @@ class Context:
     authentication: int = 0          # 0 none, 1 PAP, 2 CHAP, 3 PAP or CHAP
     active: bool = False
     dns: tuple[str, str] = ("", "")  # primary, secondary
+    defined: bool = False            # configured (AT+QICSGP, AT+CGDCONT); context 1 is at boot
+    pdp_type: str = "IP"             # AT+CGDCONT <PDP_type> (27.007 §10.1.1)
 
     @property
     def ip(self) -> str:
@@ -39,7 +42,7 @@ class Contexts:
     """The module's 16 contexts, by <contextID>. ``contexts[cid]`` raises KeyError
     outside 1-16 (the spec's range keeps those lines from reaching a handler)."""
 
-    by_cid: dict[int, Context] = field(default_factory=lambda: {cid: Context(cid) for cid in CONTEXT_IDS})
+    by_cid: dict[int, Context] = field(default_factory=lambda: {cid: Context(cid, defined=cid == 1) for cid in CONTEXT_IDS})
 
     def __getitem__(self, cid: int) -> Context:
         return self.by_cid[cid]
@@ -67,6 +70,8 @@ class ContextCommands:
             ctx.username = v.get("username", "")
             ctx.password = v.get("password", "")
             ctx.authentication = v.get("authentication", 0)
+            ctx.defined = True
+            ctx.pdp_type = PDP_TYPES.get(ctx.context_type, "IP")
         self.succeed()
 
     def cmd_QIACT_read(self, m: Match) -> None:
@@ -81,11 +86,20 @@ class ContextCommands:
         if ctx.active or self.contexts.active_count() >= MAX_ACTIVE_CONTEXTS:
             self.fail(Err.OPEN_PDP_CONTEXT_FAILED)
             return
+        # activation attaches to the packet domain first (27.007 §10.1.10); with RF off
+        # (AT+CFUN=0/4) or deregistered (AT+COPS=2) there is no network: 561
+        if not self.attach():
+            self.fail(Err.OPEN_PDP_CONTEXT_FAILED)
+            return
+        self._activate(ctx)
+        self.succeed()
+
+    def _activate(self, ctx: Context) -> None:
         ctx.active = True
+        ctx.defined = True
         if not any(ctx.dns):
             # the network hands out DNS servers on activation; here: the emulator's own
             ctx.dns = (self.dns_host, self.dns_host)
-        self.succeed()
 
     def cmd_QIDEACT_write(self, m: Match) -> None:
         self._deactivate(self.contexts[m.values["contextID"]])
@@ -109,6 +123,30 @@ class ContextCommands:
         ctx.active = False
         if not self.defect("no-pdpdeact-urc"):
             self.urc(f'+QIURC: "pdpdeact",{cid}')
+
+    # ---- PDP hooks of atconform.emulator.general (AT+CGACT, +CGATT, +CGDCONT, +CGPADDR)
+    def pdp_contexts(self) -> Iterator[Context]:
+        return iter(self.contexts)
+
+    def pdp_activate(self, cid: int) -> bool:
+        ctx = self.contexts[cid]
+        if ctx.active:
+            return True
+        if self.contexts.active_count() >= MAX_ACTIVE_CONTEXTS:
+            return False
+        self._activate(ctx)
+        return True
+
+    def pdp_deactivate(self, cid: int) -> None:
+        self._deactivate(self.contexts[cid])
+
+    def pdp_define(self, cid: int, pdp_type: str | None, apn: str = "") -> None:
+        ctx = self.contexts[cid]
+        if pdp_type is None:                 # AT+CGDCONT=<cid>: undefined (27.007 §10.1.1)
+            self.contexts.by_cid[cid] = Context(cid)
+            return
+        ctx.defined, ctx.pdp_type, ctx.apn = True, pdp_type, apn
+        ctx.context_type = {"IPV6": 2, "IPV4V6": 3}.get(pdp_type, 1)
 
     def _require_active(self, cid: int) -> bool:
         """False, after ERROR with <err> 561, when context ``cid`` is not active."""

@@ -178,6 +178,10 @@ class DataPathCommands:
         self.mode = "prompt"
         self.prompt()
 
+    def s4_ends_line(self) -> bool:
+        # the LF after "AT+QISEND=...\r" is part of the command line (V.250 §5.2.1)
+        return not self.defect("lf-taken-as-data")
+
     def prompt_input(self, data: bytes) -> None:
         """Payload after ">" (§2.1.7): a fixed length, or up to Ctrl-Z (send) / ESC
         (cancel: ERROR, <err> 571; over 1460 bytes: ERROR, 552). With AT+QISDE=1 the

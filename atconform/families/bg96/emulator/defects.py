@@ -42,6 +42,11 @@ BEHAVIOUR_DEFECTS: dict[str, str] = {
     "transwaittm-ignored": "transparent data is sent at once, ignoring transpktsize/transwaittm (§2.1.15)",
     "opening-reported-connected": "AT+QISTATE reports a socket still connecting as Connected (§2.1.6)",
     "no-carrier-missing": "no NO CARRIER when the peer closes during transparent mode (§1.2 note 2)",
+    # general commands (atconform/emulator/general.py) and V.250 line handling (dce.py)
+    "cfun-reset-no-app-rdy": "AT+CFUN=1,1 reboots without the APP RDY URC (27.007 §8.2, Quectel boot URCs)",
+    "cgatt-disagrees-with-qiact": "AT+CGATT? reports 0 while AT+QIACT? lists an active context (27.007 §10.1.9)",
+    "cclk-ignores-qntp": "AT+QNTP does not set the clock AT+CCLK?/AT+QLTS read (27.007 §8.15, §2.1.12)",
+    "lf-taken-as-data": "the LF after a '>' command line's CR is taken as the first payload byte (V.250 §5.2.1)",
 }
 
 
@@ -55,7 +60,11 @@ def defect_calls(package: Path | None = None) -> list[tuple[str, int, str | None
     literal)."""
     package = package or Path(__file__).parent
     calls = []
-    for path in sorted(package.glob("*.py")):
+    paths = sorted(package.glob("*.py"))
+    if package == Path(__file__).parent:
+        # the shared general commands ask for BG96's defects too
+        paths.append(Path(__file__).parents[3] / "emulator" / "general.py")
+    for path in paths:
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if not isinstance(node, ast.Call):
                 continue

@@ -22,6 +22,8 @@ from atconform.protocol.commands import Match
 
 from .errors import SUCCESS, Err
 
+RESET_DOWN = 0.3     # seconds an AT+CFUN=1,1 reset keeps the module off
+
 
 @dataclass
 class ErrorBook:
@@ -41,6 +43,7 @@ class PowerState:
 
     auto_on: list | None = None
     fault_timers: list[list] = field(default_factory=list)
+    boot_urcs: list[list] = field(default_factory=list)     # URCs of a reboot still to come
 
 
 class Lifecycle:
@@ -64,11 +67,12 @@ class Lifecycle:
         self.cancel_timer(self.power.auto_on)
         self.power.auto_on = None
         self._cancel_fault_timers()
+        self._cancel_boot_urcs()
         self._drop_hold()
         self.dead = False
         self.boot_count += 1
         self.boot_time = self.clock.now()
-        self.reset_settings()
+        self.load_profile()             # V.250 §6.1.1: the stored profile (AT&W), else factory
         if self.power_hook is not None and self.boot_count > 1:
             self.power_hook("on")
         self.mode = "command"
@@ -82,12 +86,31 @@ class Lifecycle:
         if announce:
             self.urc("RDY")
 
+    def restart(self, boot_urcs: list[tuple[float, str]]) -> None:
+        """A reset (AT+CFUN=1,1): power off now, on again after :data:`RESET_DOWN` s,
+        then each (delay s after power-on, text) URC: RDY ... APP RDY, on the loop's
+        clock."""
+        self.power_off()
+
+        def up() -> None:
+            self.power_on(announce=False)
+            for delay, text in boot_urcs:
+                self.power.boot_urcs.append(self.loop.call_later(delay, lambda t=text: self.urc(t)))
+
+        self.power.auto_on = self.loop.call_later(RESET_DOWN, up)
+
+    def _cancel_boot_urcs(self) -> None:
+        for h in self.power.boot_urcs:
+            Loop.cancel(h)
+        self.power.boot_urcs = []
+
     def power_off(self, discard: bool = False) -> None:
         """Power off: sockets dropped, no input taken, no output. ``discard``: power loss,
         output the DTE has not yet taken is lost too (AT+QPOWD's own output is not)."""
         self.cancel_timer(self.power.auto_on)
         self.power.auto_on = None
         self._cancel_fault_timers()
+        self._cancel_boot_urcs()
         self._drop_hold()
         for s in list(self.sockets):
             self._drop_socket(s)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from atconform.emulator.dce import Dce, Defects
 from atconform.emulator.faults import FaultPlan
+from atconform.emulator.general import GeneralCommands, GeneralState, ModuleConfig
 from atconform.emulator.runtime import Loop, Net
 from atconform.protocol.commands import Match
 from atconform.spec.models import Family
@@ -15,18 +16,22 @@ from .lifecycle import ErrorBook, Lifecycle, PowerState
 from .service_commands import ServiceCommands, ServiceState
 from .sockets import SocketCommands, SocketTable
 
-IDENTITY = ("Quectel", "BG96", "Revision: BG96MAR02A07M1G")
+IDENTITY = ("Quectel", "BG96", "Revision: BG96MAR02A07M1G")   # of the default ModuleConfig
 REVISION = "BG96MAR02A07M1G"
 
 
-class Bg96(Lifecycle, ContextCommands, SocketCommands, DataPathCommands, ConfigCommands, ServiceCommands, Dce):
+class Bg96(Lifecycle, ContextCommands, SocketCommands, DataPathCommands, ConfigCommands, ServiceCommands,
+           GeneralCommands, Dce):
     """The BG96 module. Runs on ``loop``'s thread; ``output`` writes bytes to the DTE.
 
     State lives in parts, each replaced with a fresh one at power-on: ``contexts``
     (:class:`Contexts`), ``sockets`` (:class:`SocketTable`), ``data``
     (:class:`DataPath`), ``config`` (:class:`Config`), ``services``
     (:class:`ServiceState`), ``errors`` (:class:`ErrorBook`); ``power``
-    (:class:`PowerState`) and the fault plan outlive boots. The command handlers
+    (:class:`PowerState`), the fault plan and the AT&W profile outlive boots; ``general``
+    (:class:`~atconform.emulator.general.GeneralState`) holds the 27.007 general
+    commands' state, ``module`` (:class:`~atconform.emulator.general.ModuleConfig`) the
+    identity and radio model (``module=`` at construction). The command handlers
     (``cmd_<KEY>_<form>``, found by :class:`Dce`) come from the mixin of each part.
 
     ``dns_port``/``dns_host``: where AT+QIDNSGIP asks when the context has no DNS
@@ -37,8 +42,10 @@ class Bg96(Lifecycle, ContextCommands, SocketCommands, DataPathCommands, ConfigC
 
     def __init__(self, family: Family, loop: Loop, output, defects: Defects | None = None, *,
                  dns_port: int = 53, dns_host: str = "127.0.0.1", faults: FaultPlan | None = None,
-                 power_hook=None):
+                 power_hook=None, module: ModuleConfig | None = None):
         self.loop = loop
+        self.module = module or ModuleConfig()
+        self.profile = None
         self.dns_host = dns_host
         self.net = Net(loop)
         self.dns_port = dns_port
@@ -58,6 +65,7 @@ class Bg96(Lifecycle, ContextCommands, SocketCommands, DataPathCommands, ConfigC
         self.config = Config()
         self.services = ServiceState()
         self.errors = ErrorBook()
+        self.general = GeneralState()
 
     def defect(self, name: str) -> bool:
         """Whether the planted behaviour defect ``name`` is on: the one hook all planted
@@ -70,11 +78,8 @@ class Bg96(Lifecycle, ContextCommands, SocketCommands, DataPathCommands, ConfigC
     # -------------------------------------------------------------- basic commands
     def cmd_I_execute(self, m: Match) -> None:
         # V.250 §6.1.3: one information text, its lines separated by S3 S4
-        self.info_block(list(IDENTITY))
-        self.ok()
-
-    def cmd_GMR_execute(self, m: Match) -> None:
-        self.info(REVISION)
+        mod = self.module
+        self.info_block([mod.manufacturer, mod.model, f"Revision: {mod.revision}"])
         self.ok()
 
     def cmd_GMR_test(self, m: Match) -> None:
@@ -85,6 +90,9 @@ class Bg96(Lifecycle, ContextCommands, SocketCommands, DataPathCommands, ConfigC
             # see SimNotReady: 27.007 §9.2.1 code 14, SIM busy (ERROR under AT+CMEE=0)
             self.fault_fired("sim_not_ready", "AT+CPIN? refused: SIM busy (CME 14)")
             self.error(14)
+            return
+        if not self.sim_on:
+            self.error(13)      # AT+CFUN=0: the SIM is off (27.007 §9.2.1 SIM failure)
             return
         self.info("+CPIN: READY")
         self.ok()

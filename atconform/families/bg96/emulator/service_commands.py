@@ -119,6 +119,8 @@ class ServiceCommands:
             state.ntp_busy = None
             if text and self.defect("ntp-time-skewed"):
                 text = text[:11] + f"{(int(text[11:13]) + 1) % 24:02d}" + text[13:]
+            if text and v.get("autosettime", 1) and not self.defect("cclk-ignores-qntp"):
+                self.set_network_time(text)     # <autosettime> 1: AT+CCLK?/AT+QLTS read it
             self.urc(f'+QNTP: {int(err)},"{text}"' if not err else f"+QNTP: {int(err)}")
 
         def resolved(err: int, addrs: list[str], ttl: int) -> None:
