@@ -80,6 +80,8 @@ class Dce:
         self.defects = defects or Defects()
         # faults: the family module sets fault_state and counts boots
         self.fault_state: FaultState | None = None
+        self.fault_plan = None
+        self._fault_timers: list = []            # timer handles of this boot's timed faults
         self.fault_log: list[FaultEvent] = []
         self.on_fault: Callable[[FaultEvent], None] | None = None
         self.boot_count = 0
@@ -420,10 +422,59 @@ class Dce:
 
     # -- faults ---------------------------------------------------------------------
     def call_later(self, delay: float, cb: Callable[[], None]):
-        """A timer on the DCE's clock (the family module has the event loop)."""
+        """A timer on the DCE's clock: ``cb`` after ``delay`` seconds (the family module
+        has the event loop)."""
         raise NotImplementedError
 
     def cancel_timer(self, handle) -> None:
+        raise NotImplementedError
+
+    def set_faults(self, plan) -> None:
+        """Run ``plan`` (:class:`~atconform.emulator.faults.FaultPlan`) from now on: fresh
+        generator and counters; None: no faults. Timed faults are armed for the current
+        boot, relative to its power-on; one whose time has passed fires at once. Raises
+        ValueError for a kind or a command the family lacks."""
+        if plan is not None:
+            plan.check(self.family)
+        self._cancel_fault_timers()
+        self.fault_plan = plan
+        self.fault_state = FaultState(plan) if plan is not None else None
+        if self.fault_state is not None and self.powered and self.boot_count:
+            self.fault_state.begin_boot(self.boot_count)
+            self._arm_timed_faults()
+
+    def _arm_timed_faults(self) -> None:
+        elapsed = self.clock.now() - self.boot_time
+        for f in self.fault_state.on:
+            if f.timing == "timed":
+                self._fault_timers.append(self.call_later(max(0.0, f.at - elapsed), lambda f=f: self._timed_fault(f)))
+
+    def _cancel_fault_timers(self) -> None:
+        for h in self._fault_timers:
+            self.cancel_timer(h)
+        self._fault_timers = []
+
+    def _timed_fault(self, f) -> None:
+        """A timed fault's moment has come. The generic kinds: ``dead`` (no input taken,
+        no output, until power-cycled) and ``reboot`` (power lost, on again ``down`` s
+        later); a family's own timed kinds go to :meth:`family_timed_fault`."""
+        if not self.powered:
+            return
+        if f.kind == "dead":
+            self.fault_fired(f.kind, "hangs: no input taken, no output, until power-cycled")
+            self.dead = True
+        elif f.kind == "reboot":
+            self.fault_fired(f.kind, f"spontaneous reboot: power off, on again after {f.down:g} s")
+            self.power_off(discard=True)
+            self.schedule_power_on(f.down)
+        else:
+            self.family_timed_fault(f)
+
+    def family_timed_fault(self, f) -> None:
+        raise NotImplementedError(f"no handler for timed fault {f.kind!r}")
+
+    def schedule_power_on(self, delay: float) -> None:
+        """Power on again ``delay`` seconds from now (the end of a spontaneous reboot)."""
         raise NotImplementedError
 
     def fault_fired(self, kind: str, what: str) -> None:

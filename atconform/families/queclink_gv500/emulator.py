@@ -28,7 +28,7 @@ import time
 from typing import Any
 
 from atconform.emulator.dce import Dce, Defects
-from atconform.emulator.faults import FaultPlan, FaultState
+from atconform.emulator.faults import FaultPlan
 from atconform.emulator.runtime import Loop
 from atconform.families.queclink_gv500.backend import BackendLink
 from atconform.families.queclink_gv500.config import Gv500Config
@@ -78,8 +78,6 @@ class Gv500(Dce):
             config = Gv500Config.from_env()
         self.config = config if isinstance(config, Gv500Config) else Gv500Config.model_validate(config)
         self.power_hook = power_hook
-        self.fault_plan: FaultPlan | None = None
-        self._fault_timers: list = []
         self._auto_on = None
         self._delay_timer = None
         # wall time of the loop clock's zero, for the reply's send time
@@ -161,41 +159,8 @@ class Gv500(Dce):
     def cancel_timer(self, handle) -> None:
         Loop.cancel(handle)
 
-    def set_faults(self, plan: FaultPlan | None) -> None:
-        """Run ``plan`` from now on (None: no faults). Command-line kinds (no_response,
-        delayed_final, error_result: a +NACK) apply to AT@ lines; dead and reboot are
-        timed. Raises ValueError for a kind or command the family lacks."""
-        if plan is not None:
-            plan.check(self.family)
-        self._cancel_fault_timers()
-        self.fault_plan = plan
-        self.fault_state = FaultState(plan) if plan is not None else None
-        if self.fault_state is not None and self.powered and self.boot_count:
-            self.fault_state.begin_boot(self.boot_count)
-            self._arm_timed_faults()
-
-    def _arm_timed_faults(self) -> None:
-        elapsed = self.clock.now() - self.boot_time
-        for f in self.fault_state.on:
-            if f.timing == "timed":
-                self._fault_timers.append(self.loop.call_later(max(0.0, f.at - elapsed),
-                                                               lambda f=f: self._timed_fault(f)))
-
-    def _cancel_fault_timers(self) -> None:
-        for h in self._fault_timers:
-            Loop.cancel(h)
-        self._fault_timers = []
-
-    def _timed_fault(self, f) -> None:
-        if not self.powered:
-            return
-        if f.kind == "dead":
-            self.fault_fired(f.kind, "unit hangs: no input taken, no output, until power-cycled")
-            self.dead = True
-        elif f.kind == "reboot":
-            self.fault_fired(f.kind, f"spontaneous reboot: power off, on again after {f.down:g} s")
-            self.power_off(discard=True)
-            self._auto_on = self.loop.call_later(f.down, self.power_on)
+    def schedule_power_on(self, delay: float) -> None:
+        self._auto_on = self.loop.call_later(delay, self.power_on)
 
     # ---------------------------------------------------------------------- input
     def receive(self, data: bytes) -> None:

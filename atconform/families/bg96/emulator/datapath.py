@@ -119,7 +119,7 @@ class DataPathCommands:
 
     @property
     def _prompt(self) -> dict | None:
-        # read-only view for atconform.testing.fuzz (EmulatorRig._state), until it reads
+        # read-only view for atconform.families.bg96.fuzz (EmulatorRig._state), until it reads
         # ``data.prompt``
         p = self.data.prompt
         return None if p is None else {"length": p.length, "hex": p.hex, "buf": p.buf}

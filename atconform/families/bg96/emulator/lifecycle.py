@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from atconform.emulator.faults import FaultPlan, FaultState
+from atconform.emulator.faults import FaultPlan
 from atconform.emulator.runtime import Loop
 from atconform.protocol.commands import Match
 
@@ -38,11 +38,10 @@ class ErrorBook:
 
 @dataclass
 class PowerState:
-    """Timers that outlive a boot: the power-on of a spontaneous reboot, and the timed
-    faults armed for the current boot (Loop handles)."""
+    """Timers that outlive a boot: the power-on of a spontaneous reboot, the boot URCs
+    of a reset (Loop handles). The timed faults' timers are the generic DCE's."""
 
     auto_on: list | None = None
-    fault_timers: list[list] = field(default_factory=list)
     boot_urcs: list[list] = field(default_factory=list)     # URCs of a reboot still to come
 
 
@@ -140,46 +139,15 @@ class Lifecycle:
     def cancel_timer(self, handle) -> None:
         Loop.cancel(handle)
 
-    def set_faults(self, plan: FaultPlan | None) -> None:
-        """Run ``plan`` from now on (fresh generator and counters; None: no faults).
-        Timed faults are armed for the current boot, relative to its power-on; one whose
-        time has passed fires at once. Raises ValueError for a command the spec lacks."""
-        if plan is not None:
-            plan.check(self.family)
-        self._cancel_fault_timers()
-        self.fault_plan = plan
-        self.fault_state = FaultState(plan) if plan is not None else None
-        if self.fault_state is not None and self.powered and self.boot_count:
-            self.fault_state.begin_boot(self.boot_count)
-            self._arm_timed_faults()
-
-    def _arm_timed_faults(self) -> None:
-        elapsed = self.clock.now() - self.boot_time
-        for f in self.fault_state.on:
-            if f.timing == "timed":
-                self.power.fault_timers.append(
-                    self.loop.call_later(max(0.0, f.at - elapsed), lambda f=f: self._timed_fault(f)))
-
-    def _cancel_fault_timers(self) -> None:
-        for h in self.power.fault_timers:
-            Loop.cancel(h)
-        self.power.fault_timers = []
-
-    def _timed_fault(self, f) -> None:
-        if not self.powered:
-            return
+    def family_timed_fault(self, f) -> None:
         if f.kind == "pdpdeact":
             was = self.contexts[f.cid].active
             self.fault_fired(f.kind, f"network deactivates context {f.cid}" if was
                              else f"context {f.cid} not active: nothing to deactivate")
             self.network_deactivate(f.cid)
-        elif f.kind == "dead":
-            self.fault_fired(f.kind, "module hangs: no input taken, no output, until power-cycled")
-            self.dead = True
-        elif f.kind == "reboot":
-            self.fault_fired(f.kind, f"spontaneous reboot: power off, on again after {f.down:g} s")
-            self.power_off(discard=True)
-            self.power.auto_on = self.loop.call_later(f.down, self.power_on)
+
+    def schedule_power_on(self, delay: float) -> None:
+        self.power.auto_on = self.loop.call_later(delay, self.power_on)
 
     def _condition(self, kind: str, pred=None):
         """The fault of ``kind`` in force now (optionally the first one ``pred``
