@@ -213,7 +213,7 @@ def _gv_data(**framing):
 @pytest.mark.parametrize("field, value", [("prompt", "> "), ("echo_default", False), ("escape_sequence", "+++"),
                                           ("urc_prefixes", ["+RESP"]), ("result_index_prefix", True)])
 def test_a_framing_field_the_delimited_framer_ignores_fails_the_load(field, value):
-    with pytest.raises(ValidationError, match=f"framing.{field}: set, but the queclink"):
+    with pytest.raises(ValidationError, match=f"framing.{field}: set, but the delimited"):
         Family.model_validate(_gv_data(**{field: value}))
 
 

@@ -148,7 +148,7 @@ def test_fibocom_hex_payload_and_error_tables():
 def test_queclink_framing_and_examples():
     """The examples of seed 000 parse with the command's templates."""
     ql = load_family("queclink_gv500")
-    assert (ql.framing.style, ql.framing.prefix, ql.framing.terminator) == ("queclink", "AT@", "$")
+    assert (ql.framing.style, ql.framing.prefix, ql.framing.terminator) == ("delimited", "AT@", "$")
     c = ql.command("BSS2")
     write, query = c.form("write").variants[0], c.form("read").variants[0]
     w = compile_for(write.syntax, c.parameters).parse("gv500cna,,,192.168.1.12,590,0,,,012F")

@@ -57,16 +57,17 @@ class Radio(BaseModel):
 
 
 class ModuleConfig(BaseModel):
-    """Identity and radio of an emulated module. Defaults are a plausible BG96; a test
-    passes its own (``Emulator(..., config=ModuleConfig(imei=...))``).
+    """Identity and radio of an emulated module. Each family gives its own defaults
+    (BG96: ``BG96_IDENTITY`` in its emulator); a test passes its own
+    (``Emulator(..., config=ModuleConfig(imei=...))``).
 
     ``imei`` 15 digits, ``imsi`` up to 15 digits, ``iccid`` 19-20 digits; ``voltage``
     in millivolts (AT+CBC)."""
 
     model_config = ConfigDict(extra="forbid")
-    manufacturer: str = "Quectel"
-    model: str = "BG96"
-    revision: str = "BG96MAR02A07M1G"
+    manufacturer: str = "atconform"
+    model: str = "emulated module"
+    revision: str = "0"
     imei: str = Field("866425030000007", pattern=r"^[0-9]{15}$")
     imsi: str = Field("460001234567890", pattern=r"^[0-9]{6,15}$")
     iccid: str = Field("89860012345678901234", pattern=r"^[0-9]{19,20}$")

@@ -125,7 +125,7 @@ def match_line(family: Family, body: str) -> Match:
     variant accepts the arguments. Raises UnknownCommand when the name is not in the spec
     or the form does not exist for it.
     """
-    if family.framing.style == "queclink":
+    if family.framing.style == "delimited":
         return _match_word(family, body)
     body = strip_spaces(body)
     if body == "":

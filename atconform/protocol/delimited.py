@@ -49,13 +49,13 @@ def unsupported_fields(framing: Framing) -> list[str]:
     by the spec models when a spec loads."""
     out = []
     given = framing.model_fields_set
-    if framing.style == "queclink":
+    if framing.style == "delimited":
         for name in sorted(given - IMPLEMENTED):
-            out.append(f"framing.{name}: set, but the queclink (delimited) framer does not implement it")
+            out.append(f"framing.{name}: set, but the delimited framer does not implement it")
         if not framing.reply_words:
-            out.append("framing.reply_words: the queclink framer needs the words that start a reply (+ACK)")
+            out.append("framing.reply_words: the delimited framer needs the words that start a reply (+ACK)")
         if not framing.terminator:
-            out.append("framing.terminator: the queclink framer needs the reply terminator ($)")
+            out.append("framing.terminator: the delimited framer needs the reply terminator ($)")
     else:
         for name in sorted(given & (DELIMITED_ONLY | V250_NOT_YET)):
             if getattr(framing, name):
@@ -66,25 +66,25 @@ def unsupported_fields(framing: Framing) -> list[str]:
 def unsupported_elements(family: Family) -> list[str]:
     """Spec elements (path: reason) a delimited family cannot have: result codes, final
     result codes of a variant, data prompts and payloads. Empty for other styles."""
-    if family.framing.style != "queclink":
+    if family.framing.style != "delimited":
         return []
     out = []
     if family.result_codes:
-        out.append("result_codes: the queclink framer frames no result codes (a reply ends a command)")
+        out.append("result_codes: the delimited framer frames no result codes (a reply ends a command)")
     for i, c in enumerate(family.commands):
         for j, form in enumerate(c.forms):
             for k, v in enumerate(form.variants):
                 where = f"commands[{i}] ({c.name}).forms[{j}].variants[{k}]"
                 if v.final:
-                    out.append(f"{where}.final: must be [] with the queclink framer (the reply itself ends the command)")
+                    out.append(f"{where}.final: must be [] with the delimited framer (the reply itself ends the command)")
                 if v.data is not None:
-                    out.append(f"{where}.data: the queclink framer has no data prompt")
+                    out.append(f"{where}.data: the delimited framer has no data prompt")
                 for n, r in enumerate(v.responses):
                     if r.payload is not None:
-                        out.append(f"{where}.responses[{n}].payload: the queclink framer frames no payload")
+                        out.append(f"{where}.responses[{n}].payload: the delimited framer frames no payload")
     for i, u in enumerate(family.urcs):
         if u.payload is not None:
-            out.append(f"urcs[{i}] ({u.name}).payload: the queclink framer frames no payload")
+            out.append(f"urcs[{i}] ({u.name}).payload: the delimited framer frames no payload")
     return out
 
 
@@ -93,7 +93,7 @@ def _cut(text: str) -> str:
 
 
 class DelimitedFramer:
-    """Turns DCE bytes into events for a ``style: queclink`` family. Same interface as
+    """Turns DCE bytes into events for a ``style: delimited`` family. Same interface as
     :class:`atconform.protocol.framer.Framer`: ``command_sent``, ``feed``,
     ``escape_written``, ``reset_input``; ``pending``, ``data_mode`` (always False),
     ``payload_scale``, ``max_line`` (bytes)."""

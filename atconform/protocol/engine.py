@@ -119,7 +119,7 @@ def family_hooks(family: Family) -> EngineHooks:
 
 
 FRAMERS = {"v250": "atconform.protocol.framer:Framer",
-           "queclink": "atconform.protocol.delimited:DelimitedFramer"}
+           "delimited": "atconform.protocol.delimited:DelimitedFramer"}
 
 
 def make_framer(family: Family, urc_templates, urc_payload):

@@ -353,13 +353,13 @@ class Urc(_Model):
 class Framing(_Model):
     """How command lines and responses are delimited (V.250 §5.2-5.7 for AT families).
 
-    ``style``: ``v250`` (AT, S3 terminates, responses framed by S3 S4) or ``queclink``
-    (``AT@CMD=...$``, replies ``+ACK:...$``). Each style's framer implements only some
+    ``style``: ``v250`` (AT, S3 terminates, responses framed by S3 S4) or ``delimited``
+    (Queclink ``AT@CMD=...$``, replies ``+ACK:...$``). Each style's framer implements only some
     fields; a spec that sets one its framer ignores fails to load, naming the field
     (:func:`atconform.protocol.delimited.unsupported_fields`).
     """
 
-    style: Literal["v250", "queclink"] = "v250"
+    style: Literal["v250", "delimited"] = "v250"
     prefix: str = "AT"
     s3: str = "\r"
     s4: str = "\n"
@@ -380,7 +380,7 @@ class Framing(_Model):
     # is the documented default where a manual gives none: above BG96's longest command
     # line (AT+QISENDEX with 512 hex digits) and any information text line it prints.
     max_line_length: int = Field(4096, ge=40)
-    # queclink: the words that start a DCE frame (``+ACK``, ``+QRY``); a frame runs from
+    # delimited: the words that start a DCE frame (``+ACK``, ``+QRY``); a frame runs from
     # "<word>:" to ``terminator``, with or without s3/s4 around it
     reply_words: list[str] = Field(default_factory=list)
 

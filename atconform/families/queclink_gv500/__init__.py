@@ -4,7 +4,7 @@ Dialect: the session (:mod:`.session`: the query as the sync and settle step, si
 the answer to bad input, ICS declarations); the emulator (:mod:`.emulator`) with its
 backend-server connection (:mod:`.backend`) and configuration (:mod:`.config`); fuzz
 vocabulary (:mod:`.fuzz`). The framer is the delimited one, chosen by the spec's
-``framing.style: queclink`` (:mod:`atconform.protocol.delimited`); no engine hooks.
+``framing.style: delimited`` (:mod:`atconform.protocol.delimited`); no engine hooks.
 """
 from atconform.families.base import FamilyPlugin
 

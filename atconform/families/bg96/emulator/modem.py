@@ -16,6 +16,8 @@ from .lifecycle import ErrorBook, Lifecycle, PowerState
 from .service_commands import ServiceCommands, ServiceState
 from .sockets import SocketCommands, SocketTable
 
+# the emulated BG96's identity unless a test gives its own ModuleConfig
+BG96_IDENTITY = {"manufacturer": "Quectel", "model": "BG96", "revision": "BG96MAR02A07M1G"}
 IDENTITY = ("Quectel", "BG96", "Revision: BG96MAR02A07M1G")   # of the default ModuleConfig
 REVISION = "BG96MAR02A07M1G"
 
@@ -44,7 +46,7 @@ class Bg96(Lifecycle, ContextCommands, SocketCommands, DataPathCommands, ConfigC
                  dns_port: int = 53, dns_host: str = "127.0.0.1", faults: FaultPlan | None = None,
                  power_hook=None, module: ModuleConfig | None = None):
         self.loop = loop
-        self.module = module or ModuleConfig()
+        self.module = module or ModuleConfig(**BG96_IDENTITY)
         self.profile = None
         self.dns_host = dns_host
         self.net = Net(loop)
