@@ -1,6 +1,8 @@
-"""General commands of a cellular module (3GPP TS 27.007, ITU-T V.250), shared by every
-V.250 family's emulator: identity, functionality level, radio, packet domain attach and
-PDP contexts, clock, and the stored profile.
+"""General commands of a cellular module (3GPP TS 27.007, 27.005, ITU-T V.250), shared by
+every V.250 family's emulator: identity, functionality level, radio, packet domain attach
+and PDP contexts, clock, the stored profile, and the SMS and call set-up a host library
+sends at start-up (27.005 +CMGF/+CSCA/+CSMP/+CPMS/+CNMI; 27.007 +CLIP/+CRC/+CVHU): their
+settings are kept and read back, but no short message or call ever arrives.
 
 :class:`GeneralCommands` is a mixin of the family DCE (before :class:`~.dce.Dce` in the
 bases). It keeps its state in ``self.general`` (:class:`GeneralState`, fresh at every
@@ -30,6 +32,10 @@ CME_NOT_ALLOWED = 3
 
 # AT+CFUN <fun> (27.007 §8.2) the module supports
 FUN_MINIMUM, FUN_FULL, FUN_RF_OFF = 0, 1, 4
+
+# 3GPP TS 27.005 preferred message storages (§3.1 <mem1>..<mem3>) the module offers and
+# their capacities (<total>); no message is ever stored (<used> 0)
+SMS_STORAGES = {"SM": 50, "ME": 255, "MT": 305}      # "MT": "ME" and "SM" together
 
 # Default RTC at power-on: 1980/01/06 00:00:00 UTC (the GPS epoch, as modules start)
 RTC_DEFAULT = calendar.timegm((1980, 1, 6, 0, 0, 0))
@@ -72,6 +78,7 @@ class ModuleConfig(BaseModel):
     imsi: str = Field("460001234567890", pattern=r"^[0-9]{6,15}$")
     iccid: str = Field("89860012345678901234", pattern=r"^[0-9]{19,20}$")
     voltage: int = 3800
+    smsc: str = "+8613800100500"          # SMS service centre on the SIM (AT+CSCA?)
     radio: Radio = Field(default_factory=Radio)
 
 
@@ -117,6 +124,15 @@ class GeneralState:
     ctzr: int = 0
     ctzu: int = 0
     rtc: Rtc = field(default_factory=Rtc)
+    # SMS (27.005) and call set-up (27.007 ch. 6-7): settings only
+    cmgf: int = 0                          # <mode> 0 PDU, 1 text
+    sca: tuple[str, int] | None = None     # AT+CSCA; None: the SIM's (ModuleConfig.smsc)
+    csmp: list[int] = field(default_factory=lambda: [17, 167, 0, 0])   # <fo>,<vp>,<pid>,<dcs>
+    cpms: list[str] = field(default_factory=lambda: ["SM", "SM", "SM"])
+    cnmi: list[int] = field(default_factory=lambda: [2, 1, 0, 0, 0])  # <mode>,<mt>,<bm>,<ds>,<bfr>
+    clip: int = 0
+    crc: int = 0
+    cvhu: int = 0
 
 
 # settings AT&W stores and ATZ restores (V.250 §6.1.1: "the profile last stored")
@@ -465,6 +481,88 @@ class GeneralCommands:
 
     def cmd_CTZU_write(self, m: Match) -> None:
         self.general.ctzu = m.values["onoff"]
+        self.ok()
+
+    # -- SMS (3GPP TS 27.005 ch. 3): settings only, no message is ever stored or sent -
+    def cmd_CMGF_read(self, m: Match) -> None:
+        self._text(f"+CMGF: {self.general.cmgf}")
+
+    def cmd_CMGF_write(self, m: Match) -> None:
+        self.general.cmgf = m.values.get("mode", 0)     # §3.2.3: omitted <mode> is 0
+        self.ok()
+
+    def _sca(self) -> tuple[str, int]:
+        sca = self.general.sca
+        if sca is None:
+            number = self.module.smsc
+            sca = (number, 145 if number.startswith("+") else 129)
+        return sca
+
+    def cmd_CSCA_read(self, m: Match) -> None:
+        number, tosca = self._sca()
+        self._text(f'+CSCA: "{number}",{tosca}')
+
+    def cmd_CSCA_write(self, m: Match) -> None:
+        # §3.1 <tosca>: default as <toda>, 145 when <sca> starts with "+", else 129
+        number = m.values["sca"]
+        self.general.sca = (number, m.values.get("tosca", 145 if number.startswith("+") else 129))
+        self.ok()
+
+    def cmd_CSMP_read(self, m: Match) -> None:
+        self._text("+CSMP: " + ",".join(str(v) for v in self.general.csmp))
+
+    def cmd_CSMP_write(self, m: Match) -> None:
+        # an omitted parameter keeps its value (reading of §3.3.2, as modules do)
+        for i, name in enumerate(("fo", "vp", "pid", "dcs")):
+            if name in m.values:
+                self.general.csmp[i] = m.values[name]
+        self.ok()
+
+    def _cpms_counts(self, mems: list[str]) -> str:
+        return ",".join(f"0,{SMS_STORAGES[mem]}" for mem in mems)
+
+    def cmd_CPMS_read(self, m: Match) -> None:
+        self._text("+CPMS: " + ",".join(f'"{mem}",0,{SMS_STORAGES[mem]}' for mem in self.general.cpms))
+
+    def cmd_CPMS_write(self, m: Match) -> None:
+        # §3.2.2: the response gives <used>,<total> of all three storages
+        for i, name in enumerate(("mem1", "mem2", "mem3")):
+            if name in m.values:
+                self.general.cpms[i] = m.values[name]
+        self._text("+CPMS: " + self._cpms_counts(self.general.cpms))
+
+    def cmd_CNMI_read(self, m: Match) -> None:
+        self._text("+CNMI: " + ",".join(str(v) for v in self.general.cnmi))
+
+    def cmd_CNMI_write(self, m: Match) -> None:
+        # an omitted parameter keeps its value (reading of §3.4.1); no message arrives,
+        # so no +CMTI/+CMT/+CBM/+CDS is ever sent
+        for i, name in enumerate(("mode", "mt", "bm", "ds", "bfr")):
+            if name in m.values:
+                self.general.cnmi[i] = m.values[name]
+        self.ok()
+
+    # -- call set-up (27.007 §6.11, §6.20, §7.6): settings only, no call arrives -----
+    def cmd_CLIP_read(self, m: Match) -> None:
+        # <m>: 1 CLIP provisioned; 2 unknown when there is no network
+        self._text(f"+CLIP: {self.general.clip},{1 if self.registered else 2}")
+
+    def cmd_CLIP_write(self, m: Match) -> None:
+        self.general.clip = m.values.get("n", 0)
+        self.ok()
+
+    def cmd_CRC_read(self, m: Match) -> None:
+        self._text(f"+CRC: {self.general.crc}")
+
+    def cmd_CRC_write(self, m: Match) -> None:
+        self.general.crc = m.values.get("mode", 0)
+        self.ok()
+
+    def cmd_CVHU_read(self, m: Match) -> None:
+        self._text(f"+CVHU: {self.general.cvhu}")
+
+    def cmd_CVHU_write(self, m: Match) -> None:
+        self.general.cvhu = m.values.get("mode", 0)
         self.ok()
 
     # -- profile (V.250 §6.1.1-6.1.2; AT&W) -----------------------------------------
