@@ -63,12 +63,12 @@ class Findings:
     def __init__(self):
         self.groups: dict[str, dict] = {}
 
-    def add(self, kind: str, message: str, where: str, inp) -> None:
+    def add(self, kind: str, message: str, where: str, inp, details=()) -> None:
         key = f"{kind}: {re.sub(r'[0-9]+', 'N', message)[:200]} @ {where}"
         g = self.groups.get(key)
         if g is None:
             self.groups[key] = {"kind": kind, "message": message[:2000], "where": where, "count": 1,
-                                "reproducer": _repro(inp)}
+                                "reproducer": _repro(inp), "details": list(details)}
         else:
             g["count"] += 1
 
@@ -149,7 +149,8 @@ def emulator_campaign(family, n: int, base_seed: int, max_actions: int = 16, rou
     found = Findings()
     res = {"inputs": 0, "batches": 0, "at_answered": 0, "sandboxed_lines": 0, "setups": {},
            "slowest_s": 0.0, "slowest_input": None, "slow_inputs": [], "max_batch_s": 0.0,
-           "guard_time_s": fz.EmulatorRig.GUARD, "crashed_batches": 0}
+           "guard_time_s": fz.EmulatorRig.GUARD, "crashed_batches": 0,
+           "settings_reset_on_loop": 0}
     t_start = time.perf_counter()
     rnd = 0
     try:
@@ -173,10 +174,11 @@ def emulator_campaign(family, n: int, base_seed: int, max_actions: int = 16, rou
                 res["inputs"] += r.inputs
                 res["at_answered"] += r.at_answered
                 res["sandboxed_lines"] += r.sandboxed
+                res["settings_reset_on_loop"] += r.settings_reset
                 res["setups"][batch.setup] = res["setups"].get(batch.setup, 0) + 1
                 res["max_batch_s"] = max(res["max_batch_s"], time.perf_counter() - t0)
                 for p in r.problems:
-                    found.add("problem", p, "emulator", batch)
+                    found.add("problem", p, "emulator", batch, r.details)
                 if r.slowest_input_s > res["slowest_s"]:
                     res["slowest_s"], res["slowest_input"] = r.slowest_input_s, repr(r.slowest_input)[:500]
                 if r.slowest_input_s > SLOW:
@@ -221,7 +223,8 @@ def table(res: dict) -> str:
                    f"{e['max_framer_buffer']} unframed and {e['max_framer_payload']} payload bytes")
     if m:
         out.append(f"  emulator: {m['batches']} batches {m['setups']}; AT answered after "
-                   f"{m['at_answered']}/{m['batches']}; {m['sandboxed_lines']} lines sandboxed; "
+                   f"{m['at_answered']}/{m['batches']}; {m['sandboxed_lines']} lines sandboxed, "
+                   f"{m['settings_reset_on_loop']} S3/S5 resets on the loop; "
                    f"slowest batch {m['max_batch_s']:.2f} s (guard time {m['guard_time_s']} s)")
         if m.get("aborted"):
             out.append(f"  emulator: ABORTED: {m['aborted']}")
@@ -230,6 +233,8 @@ def table(res: dict) -> str:
         for f in r.get("findings", []):
             out.append(f"  FOUND {name} x{f['count']}: {f['message'][:160]} @ {f['where']}")
             out.append(f"        first input: {f['reproducer'][:300]}")
+            for d in f.get("details", []):
+                out.append(f"        {d[:600]}")
         for s in r.get("slow_inputs", []):
             out.append(f"  SLOW  {name}: {s['seconds']:.2f} s (rerun {s.get('rerun_s')}) "
                        f"{s.get('reproducer', '')[:200]}")

@@ -30,7 +30,11 @@ mode), then writes garbage lines, binary after ``AT``, mutated spec lines, promp
 hanging, Ctrl-Z/ESC, ``+++`` bursts with and without guard times and over-long lines to
 a fresh emulator over its real pty. Then the rig brings the DCE back the way a DTE would
 (guard time, ``+++``, guard time in data mode; ESC or the missing payload bytes at a
-``>`` prompt; S3 after a partial line) and checks that ``ATV1`` and ``AT`` get OK, that
+``>`` prompt; S3 after a partial line; waiting out an AT+CFUN=1,1 reboot; ATQ0 and
+S3/S4/S5 set back by lines ended with the S3 in force, or on the loop when S3 or S5 is
+a character those lines need), lets the batch's output drain, and checks on a fresh
+channel that ``ATV1`` and ``AT`` get OK (a finding says the DCE's state, what the
+channel read, and whether a second AT 1 s later was answered), that
 no loop callback or handler raised, and that the channel's engine did not raise. The
 escape guard time is 50 ms instead of 1 s so that a batch in transparent mode costs
 0.1 s. Sandbox: a line the spec accepts that would power the DCE down (AT+QPOWD) or
@@ -590,7 +594,8 @@ STATEFUL = (b"AT+QISEND=0\r", b"AT+QISEND=0,5\r", b"AT+QISEND=0,1460\r", b"AT+QI
             b"AT+QISEND=0,1461\r", b'AT+QICFG="dataformat",1,1\r', b'AT+QICFG="dataformat",0,0\r',
             b"AT+QISDE=1\r", b"ATE1\r", b"ATE0\r", b"ATV0\r", b"ATV1\r", b"AT+QISWTMD=0,2\r",
             b"AT+QISWTMD=0,1\r", b"ATO\r", b"AT+QIRD=0,1500\r", b"AT+QIRD=0\r", b"AT+CMEE=2\r",
-            b"AT+QICLOSE=0\r", b"AT+QIDEACT=1\r")
+            b"AT+QICLOSE=0\r", b"AT+QIDEACT=1\r", b"ATQ1\r", b"ATS3=0\r", b"ATS3=65\r", b"ATS4=13\r",
+            b"ATS5=84\r", b"ATS5=48\r", b"ATS3?\r", b"A/\r", b"AT+CFUN=1,1\r", b"AT+CFUN=0\r", b"AT&W\r", b"ATZ\r")
 
 
 def _action(lines: list[str]) -> st.SearchStrategy:
@@ -617,6 +622,12 @@ def emulator_batches(lines: list[str], max_actions: int = 8) -> st.SearchStrateg
                      st.lists(_action(lines), min_size=1, max_size=max_actions).map(tuple))
 
 
+# the lines that set ATQ and S3/S4/S5 back to their defaults (S3 last: the others end
+# with the S3 in force)
+_RESTORE = (b"ATQ0", b"ATS4=10", b"ATS5=8", b"ATS3=13")
+_RESTORE_CHARS = set(b"".join(_RESTORE))
+
+
 def _fionread(fd: int) -> int:
     return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
 
@@ -629,6 +640,8 @@ class BatchResult:
     slowest_input: bytes = b""
     sandboxed: int = 0
     at_answered: bool = False
+    details: list[str] = field(default_factory=list)    # diagnostics of the problems
+    settings_reset: int = 0       # S3/S5 no line could set back: reset on the loop
 
 
 class EmulatorRig:
@@ -682,12 +695,43 @@ class EmulatorRig:
     # -- helpers ------------------------------------------------------------------
     def _state(self) -> tuple:
         m = self.emu.modem
+        defaults = {3: ord(m.fr.s3), 4: ord(m.fr.s4), 5: 0x08}
 
         def get():
             p = m._prompt if m.mode == "prompt" else None
             need = None if p is None or p["length"] is None else p["length"] * (2 if p["hex"] else 1) - len(p["buf"])
-            return m.mode, m.busy, p is not None, need, bool(m._line) or m._overflow
+            partial = bool(getattr(m, "_in_line", m._line)) or m._overflow
+            settings = m.quiet or m.sregs != defaults       # ATQ1, ATS3=/S4=/S5=
+            return m.mode, m.busy, p is not None, need, partial, settings, m.sregs[3], m.sregs[5]
         return self.emu.loop.call(get, timeout=5)
+
+    def _describe(self) -> str:
+        """The DCE's state in words, for a finding."""
+        m = self.emu.modem
+
+        def get():
+            return (f"mode={m.mode} busy={m.busy} dead={m.dead} held={m._hold is not None} "
+                    f"queued={len(m._queued)} echo={m.echo} verbose={m.verbose} quiet={m.quiet} "
+                    f"sregs={m.sregs} line={bytes(m._line)[:40]!r} prompt={m._prompt is not None} "
+                    f"output_queued={len(self.emu.port._out)}")
+        try:
+            return self.emu.loop.call(get, timeout=5)
+        except Exception as e:
+            return f"(state unknown: {e!r})"
+
+    @staticmethod
+    def _rx(ch) -> bytes:
+        return b"".join(x.data for x in ch.transcript.entries() if x.direction == "rx")[-300:]
+
+    def _drain(self, cap: float = 2.0) -> None:
+        """Until the emulator's output has gone out and been read (this channel still
+        reading), so that no answer of the batch reaches the next channel."""
+        deadline = time.monotonic() + cap
+        while time.monotonic() < deadline:
+            out = self.emu.loop.call(lambda: len(self.emu.port._out), timeout=5)
+            if out == 0 and self.ch._serial.in_waiting == 0 and self.ch.clock.now() - self.ch.last_rx > 0.02:
+                return
+            time.sleep(0.005)
 
     def _sync(self, cap: float = 5.0) -> bool:
         """Until the emulator has read every byte written to the pty (twice in a row)."""
@@ -731,8 +775,13 @@ class EmulatorRig:
         """Bring the DCE back to command mode as a DTE would."""
         g = self.GUARD
         for _ in range(8):
-            mode, busy, prompt, need, partial = self._state()
-            if mode == "data":
+            mode, busy, prompt, need, partial, settings, s3, s5 = self._state()
+            if mode == "off":
+                # AT+CFUN=1,1 reboots: a DTE waits for the module to come back (RDY)
+                deadline = time.monotonic() + 15.0
+                while time.monotonic() < deadline and self._state()[0] == "off":
+                    time.sleep(0.05)
+            elif mode == "data":
                 time.sleep(g * 1.5)
                 self.ch.write(b"+++")
                 deadline = time.monotonic() + 1.0
@@ -743,7 +792,17 @@ class EmulatorRig:
             elif busy:
                 time.sleep(0.05)
             elif partial:
-                self.ch.write(b"\r")
+                self.ch.write(bytes([s3]))
+            elif settings:
+                # ATQ1 or another S3/S4/S5: a DTE that set them knows them and sets them
+                # back, each line ended with the S3 in force; when S3 or S5 (delete) is
+                # one of the characters of those lines there is no such line, and the
+                # rig resets them on the loop (counted)
+                if s3 in _RESTORE_CHARS or s5 in _RESTORE_CHARS:
+                    self.emu.loop.call(self.emu.modem.reset_settings, timeout=5)
+                    res.settings_reset += 1
+                else:
+                    self.ch.write(b"".join(line + bytes([s3]) for line in _RESTORE))
             elif mode == "command":
                 return
             else:
@@ -773,8 +832,8 @@ class EmulatorRig:
         except ChannelError as e:
             res.problems.append(f"the channel failed: {e}")
         # a fresh DTE side: this channel's engine saw raw writes it could not track
+        self._drain()
         self.ch.close()
-        self.emu.loop.call(lambda: None)
         ch = self.ch = Channel(self.family, emu.path).open()
         ch.add_problem_listener(self._problem)
         try:
@@ -783,8 +842,17 @@ class EmulatorRig:
             res.at_answered = v1.ok and at.ok
             if not res.at_answered:
                 res.problems.append(f"ATV1 got {v1.final.text}, AT got {at.final.text}")
+                res.details.append(f"DCE: {self._describe()}; the channel read {self._rx(ch)!r}")
         except ChannelError as e:
+            state = self._describe()
+            time.sleep(1.0)
+            try:
+                late = "answered" if ch.command("AT", timeout=5).ok else "not OK"
+            except ChannelError:
+                late = "not answered"
             res.problems.append(f"AT not answered: {type(e).__name__}: {e}")
+            res.details.append(f"DCE: {state}; the channel read {self._rx(ch)!r}; "
+                               f"a second AT 1 s later: {late}")
         loop_errors = emu.loop.errors[errors0[0]:]
         handler_errors = emu.loop.call(lambda: list(emu.modem.handler_errors[errors0[1]:]), timeout=5)
         res.problems += [f"emulator loop callback raised {type(e).__name__}: {e}" for e in loop_errors]
