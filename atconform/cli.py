@@ -4,6 +4,7 @@
                       [--faults FILE]
     atconform report [results.jsonl] [--out DIR] | --diff OLD NEW
     atconform purposes [--model MODEL]         list generated test purposes (every family by default)
+    atconform ics --model MODEL [--out FILE]   write a full ICS from the spec, with comments
 
 ``emulate`` prints ``PTY /dev/pts/N`` (or ``TCP host:port``) as its first stdout line and
 serves until SIGINT or SIGTERM (contract in DESIGN.md). It binds loopback only unless
@@ -117,6 +118,32 @@ def _purposes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ics(args: argparse.Namespace) -> int:
+    from atconform.errors import BadInput
+    from atconform.ics import default_ics_text
+
+    try:
+        family = _spec(args.model)
+    except BadInput as e:
+        print(f"atconform ics: bad spec {e}", file=sys.stderr)
+        return 2
+    text = default_ics_text(family)
+    if args.out is None or args.out == "-":
+        sys.stdout.write(text)
+        return 0
+    try:
+        with open(args.out, "x" if not args.force else "w", encoding="utf-8") as f:
+            f.write(text)
+    except FileExistsError:
+        print(f"atconform ics: {args.out} exists (--force to overwrite)", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"atconform ics: cannot write {args.out}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["report"]:
@@ -139,7 +166,13 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("report", help="rebuild reports/compliance.{json,html} from results.jsonl (see atconform report -h)")
     p = sub.add_parser("purposes", help="list the generated test purposes of a model")
     p.add_argument("--model", choices=families.models(), help="one family (default: every family)")
+    i = sub.add_parser("ics", help="write a full ICS (implementation conformance statement) from a model's spec")
+    i.add_argument("--model", required=True, choices=families.models())
+    i.add_argument("--out", metavar="FILE", help="write here (default: stdout)")
+    i.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     args = ap.parse_args(argv)
+    if args.cmd == "ics":
+        return _ics(args)
     if args.cmd == "emulate":
         return _emulate(args)
     if args.cmd == "purposes":

@@ -113,7 +113,11 @@ def reading(path: str | Path) -> Iterator[None]:
 def load_yaml(path: str | Path) -> Any:
     """The YAML document in ``path`` (``None`` when empty). Raises BadInput."""
     with reading(path), open(path, encoding="utf-8") as f:
-        return yaml.safe_load(f)
+        try:
+            return yaml.safe_load(f)
+        except (ValueError, OverflowError) as e:
+            # a scalar YAML types but cannot build, such as the date 2027-13-01
+            raise BadInput(path, [("", f"invalid YAML value: {_one_line(str(e))}")]) from None
 
 
 def load_yaml_model(path: str | Path, model: type[M]) -> M:

@@ -24,6 +24,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--baud", type=int, default=115200, help="baud rate on --port (default 115200)")
     g.addoption("--ixit", metavar="FILE", help="IXIT YAML: APN and credentials, SIM PIN, peers (default: loopback peers)")
     g.addoption("--reports", metavar="DIR", default="reports", help="where compliance.json/.html and results.jsonl go (default reports/)")
+    g.addoption("--ics", metavar="FILE", action="append", default=[],
+                help="ICS YAML of a module (atconform ics --model M writes one); once per family. Purposes of "
+                     "features it declares absent are not applicable; the static conformance review runs")
+    g.addoption("--waivers", metavar="FILE", action="append", default=[],
+                help="waivers YAML: known deviations reported as 'fail (waived)' until they expire")
+    g.addoption("--gate", metavar="FILE", help="quality gate YAML: the run's exit status follows its rules")
     g.addoption("--emulator-defects", metavar="FILE", help="YAML of defects to plant in the built-in emulator (self-tests)")
 
 

@@ -7,7 +7,8 @@
 * inconclusive: the precondition could not be reached (:class:`Inconclusive`), e.g. no
   network;
 * error: the harness itself broke (any other exception, a lost port among them);
-* not applicable: the ICS says the feature is absent;
+* not applicable: the ICS says the feature is absent (:class:`NotApplicable`; to pytest a
+  skip whose reason starts with ``not applicable:``);
 * skipped: not run in this configuration (e.g. emulator-only with ``--port``), reason given.
 
 The exceptions are plain: library code catches them with ``except Exception``. The pytest
@@ -31,6 +32,12 @@ class Inconclusive(Exception):
     verdict_in_call = "inconclusive"
 
 
+class NotApplicable(Exception):
+    """The ICS declares the feature a purpose tests absent: verdict not applicable."""
+
+    verdict_in_call = "not applicable"
+
+
 def verdict_of(exc: BaseException | None, when: str, *, skipped: bool = False) -> str:
     """The verdict for an exception raised in pytest phase ``when`` (setup/call/teardown).
     ``skipped``: pytest reported the phase as skipped (a skip marker or ``pytest.skip``)."""
@@ -38,6 +45,8 @@ def verdict_of(exc: BaseException | None, when: str, *, skipped: bool = False) -
         return "skipped" if skipped else "pass"
     if isinstance(exc, Inconclusive) or str(exc).startswith("inconclusive:"):
         return "inconclusive"
+    if isinstance(exc, NotApplicable) or str(exc).startswith("not applicable:"):
+        return "not applicable"
     if skipped:
         return "skipped"
     if isinstance(exc, AssertionError) and when == "call":

@@ -127,6 +127,7 @@ def _view(report: Mapping[str, Any]) -> dict[str, Any]:
         "segments": _segments(counts, total),
         "modes": modes,
         "verdicts": VERDICTS,
+        "waivers": list(report.get("waivers", []) or []),
     }
 
 

@@ -18,9 +18,14 @@ from atconform.verdicts import Deviation, Inconclusive
 SRC = "002_0fb801db6955a51c.txt"
 
 
-def purpose(pid: str, section: str, title: str, command: str):
+def purpose(pid: str, section: str, title: str, command: str, requires: tuple[str, ...] = ()):
+    # requires: ICS features beyond the command (atconform.ics), e.g. transparent access mode
     return pytest.mark.purpose(f"BG96/SCENARIO/{pid}", title=title, family="bg96", command=command,
-                               form="scenario", section=section, source=f"{SRC} §{section}", kind="scenario")
+                               form="scenario", section=section, source=f"{SRC} §{section}", kind="scenario",
+                               requires=requires)
+
+
+TRANSPARENT = ("+QIOPEN.access_mode=2",)
 
 
 pytestmark = pytest.mark.family("bg96")
@@ -205,7 +210,7 @@ def test_partial_reads_and_single_recv_urc(modem, peers, echo_conn_index):
 
 
 # ----------------------------------------------------------------------------- 3.3
-@purpose("3.3/tcp-client-transparent", "3.3", "TCP client in transparent access mode: raw bytes both ways, +++ then QICLOSE", "AT+QIOPEN")
+@purpose("3.3/tcp-client-transparent", "3.3", "TCP client in transparent access mode: raw bytes both ways, +++ then QICLOSE", "AT+QIOPEN", TRANSPARENT)
 def test_tcp_client_transparent(modem, peers, echo_conn_index):
     echo = peers["tcp_echo"]
     qiopen(modem, 0, "TCP", echo.host, echo.port, 0, 2)
@@ -231,7 +236,7 @@ def test_tcp_client_transparent(modem, peers, echo_conn_index):
     ok(modem, "AT+QICLOSE=0")
 
 
-@purpose("1.2/ato-reenters", "1.2", "ATO returns to transparent mode with CONNECT; without one, NO CARRIER", "ATO")
+@purpose("1.2/ato-reenters", "1.2", "ATO returns to transparent mode with CONNECT; without one, NO CARRIER", "ATO", TRANSPARENT)
 def test_ato_and_qiswtmd_return_to_data_mode(modem, peers):
     echo = peers["tcp_echo"]
     qiopen(modem, 0, "TCP", echo.host, echo.port, 0, 2)
@@ -609,7 +614,7 @@ def test_udp_client(modem, peers):
     ok(modem, "AT+QICLOSE=3")
 
 
-@purpose("2.1.15/transpktsize-transwaittm", "2.1.15", "transparent mode sends at <transpktsize> bytes or after <transwaittm> x 100 ms", "AT+QICFG")
+@purpose("2.1.15/transpktsize-transwaittm", "2.1.15", "transparent mode sends at <transpktsize> bytes or after <transwaittm> x 100 ms", "AT+QICFG", TRANSPARENT)
 def test_transpktsize_and_transwaittm(modem, peers, echo_conn_index):
     echo = peers["tcp_echo"]
     if not hasattr(echo, "received"):
@@ -666,7 +671,7 @@ def test_qistate_opening_state(modem, ixit):
         srv.close()
 
 
-@purpose("1.2/no-carrier-peer-close", "1.2", "peer closes during transparent mode: NO CARRIER, then QICLOSE", "AT+QIOPEN")
+@purpose("1.2/no-carrier-peer-close", "1.2", "peer closes during transparent mode: NO CARRIER, then QICLOSE", "AT+QIOPEN", TRANSPARENT)
 def test_no_carrier_when_peer_closes_in_data_mode(modem):
     srv = socket.create_server(("127.0.0.1", 0))
     with srv:
