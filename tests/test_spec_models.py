@@ -16,7 +16,6 @@ from atconform.spec.template import compile_for
 SPEC_FILES = sorted(specs_dir().glob("*.yaml"))
 STANDARDS = ("ITU-T V.250", "3GPP TS 27.007", "3GPP TS 27.005")
 QUECTEL_AT_MANUAL = "Quectel BG96 AT Commands Manual"   # general commands the seeds lack, cited by name
-SKELETON_SKIP = "family spec is a skeleton; conformance cases come with its own issue"
 
 
 def _ids(paths):
@@ -89,14 +88,6 @@ def test_error_tables_have_unique_codes(family):
         assert all(c.text.strip() == c.text and c.text for c in t.codes)
 
 
-@pytest.mark.parametrize("model", ["quectel_gsm"])     # queclink_gv500 is built (issue 9 §2)
-def test_skeleton_families_generate_no_cases(model):
-    fam = load_family(model)
-    assert fam.commands
-    for c in fam.commands:
-        assert c.casegen.skip == SKELETON_SKIP, c.name
-
-
 def test_bg96_sections_are_chapter_2_or_basic():
     """TCP/IP commands cite chapter 2 of the manual; the rest cite V.250/27.007 or the manual's
     chapter 1 (flow chart, data access modes: AT+QPOWD, ATO, +++)."""
@@ -112,21 +103,7 @@ def test_bg96_sections_are_chapter_2_or_basic():
             assert sec.startswith("1."), f"{c.name} cites §{sec}"
 
 
-def test_quectel_gsm_framing_and_states():
-    gsm = load_family("quectel_gsm")
-    # index-prefixed results are not framed yet: a spec asking for them fails to load
-    with pytest.raises(ValueError, match="result_index_prefix"):
-        type(gsm.framing).model_validate({**gsm.framing.model_dump(exclude_unset=True), "result_index_prefix": True})
-    for text in ("CONNECT OK", "CLOSE OK", "DEACT OK", "SEND OK", "SEND FAIL"):
-        assert gsm.result_code(text) is not None, text
-    assert gsm.state_strings["single"][0] == "IP INITIAL"
-    assert "TCP CONNECTING" in gsm.state_strings["single"] and "PDP DEACT" in gsm.state_strings["multiple"]
-    state = gsm.urc("state").param("state")
-    assert set(state.supported_values()) == set(gsm.state_strings["single"]) | set(gsm.state_strings["multiple"])
-    connect_ok = compile_for(gsm.urc("connect ok").template, gsm.urc("connect ok").parameters)
-    assert connect_ok.parse("0, CONNECT OK").values == {"index": 0}  # 003 §3.3
-    qistate = compile_for(gsm.urc("qistate").template, gsm.urc("qistate").parameters)
-    assert qistate.parse('+QISTATE: 0,"","",,"INITIAL"').ok  # 003 §5.6.2
+# the Quectel GSM spec's own checks: tests/test_gsm_spec.py
 
 
 def test_fibocom_hex_payload_and_error_tables():

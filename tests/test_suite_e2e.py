@@ -50,7 +50,8 @@ def test_default_run_passes_every_purpose_and_writes_reports(default_run, tmp_pa
     assert {p.id for p in PURPOSES} <= set(verdicts)
     scenarios = {k for k in verdicts if k.startswith("BG96/SCENARIO/")}
     assert len(scenarios) >= 15, scenarios
-    not_pass = {k: v for k, v in verdicts.items() if v[0] != "pass"}
+    # BG96's purposes here; each other family's end-to-end test checks its own
+    not_pass = {k: v for k, v in verdicts.items() if v[0] != "pass" and k.startswith("BG96/")}
     skipped_by_spec = {p.id for p in PURPOSES if p.skip}
     assert set(not_pass) == skipped_by_spec, not_pass
     assert report["complete"] is True

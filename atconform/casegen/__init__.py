@@ -100,11 +100,17 @@ def _for_form(family: Family, cmd: Command, form: Form) -> list[Purpose]:
         return _read_with_args(family, cmd, form, c)
     if k in (FormKind.read, FormKind.execute):
         suffix = "?" if k is FormKind.read else ""
+        v0 = form.variants[0]
+        # write cleanups name write parameters; only value-free steps apply here, unless the
+        # variant gives its own (a query that needs a state first: GSM AT+QIACT in IP START)
+        vh = v0.casegen
+        pre = tuple(vh.preconditions) if vh else ()
+        clean = tuple(vh.cleanup) if vh and vh.cleanup else tuple(s for s in hints.cleanup if "{" not in s)
+        set_pre, set_clean = _setting_steps(family, v0)
         return [Purpose(_pid(family, cmd, k.value.upper(), "response"), form=k.value, kind=k.value,
                         title=f"{name}{suffix} answers with well-formed information text, fields in range",
-                        emulator_only=hints.emulator_only,
-                        # write cleanups name write parameters; only value-free steps apply here
-                        cleanup=tuple(s for s in hints.cleanup if "{" not in s), **c)]
+                        emulator_only=hints.emulator_only, preconditions=set_pre + pre,
+                        cleanup=clean + set_clean, **c)]
     out = []
     if hints.skip:
         return [Purpose(_pid(family, cmd, "WRITE"), form="write", kind="write-ok", skip=hints.skip,
@@ -150,6 +156,32 @@ def _describe(p: Parameter) -> str:
         lo, hi = bounds(vals)
         return f"{lo}-{hi}" if len(vals) == hi - lo + 1 and len(vals) > 2 else ",".join(map(str, vals))
     return ",".join(map(str, vals or []))
+
+
+def _setting_steps(family: Family, v: Variant) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Steps that put the module settings a variant needs (``Variant.settings``) in force,
+    and those that restore their defaults: ``setting:<name>=<value>`` (the family's
+    session runs them; a list of values takes its first)."""
+    if not v.settings:
+        return (), ()
+    pre, clean = [], []
+    for k, want in v.settings.items():
+        val = want[0] if isinstance(want, list) else want
+        pre.append(f"setting:{k}={val}")
+        default = family.setting(k).default
+        if default != val:
+            clean.append(f"setting:{k}={default}")
+    return tuple(pre), tuple(clean)
+
+
+def variant_settings(family: Family, v: Variant) -> dict[str, Any] | None:
+    """The settings under which ``v`` is proven to (not) accept a line: the defaults with
+    the variant's own over them; None when the variant needs none (every setting possible)."""
+    if not v.settings:
+        return None
+    out: dict[str, Any] = {s.name: s.default for s in family.settings}
+    out.update({k: (w[0] if isinstance(w, list) else w) for k, w in v.settings.items()})
+    return out
 
 
 def _hints_for(cmd: Command, v: Variant):
@@ -261,8 +293,13 @@ def _write_cases(family: Family, cmd: Command, form: Form, v: Variant, multi: bo
     name = _line_name(cmd, family)
     emu_only = cmd.casegen.emulator_only
     out: list[Purpose] = []
+    set_pre, set_clean = _setting_steps(family, v)
+    settings = variant_settings(family, v)
+    pre, clean = set_pre + pre, clean + set_clean
     common = dict(form=kind, variant=v.name, preconditions=pre, cleanup=clean,
                   emulator_only=emu_only, **c)
+    # bad input needs only the settings that make it bad (no other precondition)
+    bad_common = {**common, "preconditions": set_pre, "cleanup": set_clean}
     values0 = {k: base.get(k) for k in fields if base.get(k) is not None}
     for k, want in v.when.items():
         values0[k] = want
@@ -282,7 +319,7 @@ def _write_cases(family: Family, cmd: Command, form: Form, v: Variant, multi: bo
         for label, value in _boundaries(p) + extra:
             vals = dict(values0)
             vals[f] = value
-            if not _selects(cmd, form, v, vals):
+            if not _selects(cmd, form, v, vals, settings):
                 continue
             out.append(Purpose("/".join([_pid(family, cmd, *prefix), f, label]), kind="write-ok", param=f,
                                label=label, values=vals, expect_urc=expect_urc,
@@ -301,20 +338,20 @@ def _write_cases(family: Family, cmd: Command, form: Form, v: Variant, multi: bo
                 args = template_for(cmd, v.syntax).render(vals)
             except TemplateError:
                 continue
-            if match_args(cmd, form, args).ok:
+            if match_args(cmd, form, args, settings).ok:
                 continue  # another syntax accepts it: not an error under the spec
             if hints.bad_lines_use_base:
                 args = template_for(cmd, v.syntax).render({**sent, f: Raw(token)})
             out.append(Purpose("/".join([_pid(family, cmd, *prefix), f, label]), kind="write-error", param=f,
                                label=label, args=args,
-                               title=f"{name}{op} with <{f}>={why} {_rejected(family)}", **{**common, "preconditions": ()}))
+                               title=f"{name}{op} with <{f}>={why} {_rejected(family)}", **bad_common))
         for label, value in hints.refused.get(f, {}).items():
             # valid under the syntax, refused by the DCE's state (a wrong password)
             args = template_for(cmd, v.syntax).render({**sent, f: value})
             out.append(Purpose("/".join([_pid(family, cmd, *prefix), f, label]), kind="write-error", param=f,
                                label=label, args=args,
                                title=f"{name}{op} with <{f}>={value!r} ({label}) {_rejected(family)}",
-                               **{**common, "preconditions": ()}))
+                               **bad_common))
     full = _example_values(cmd, v, values0)
     try:
         args = template_for(cmd, v.syntax).render(full)
@@ -325,24 +362,24 @@ def _write_cases(family: Family, cmd: Command, form: Form, v: Variant, multi: bo
         out.append(Purpose("/".join([_pid(family, cmd, *prefix), "unterminated"]), kind="write-error",
                            label="unterminated", args=line, terminated=False,
                            title=f"{name}{op}... without its terminator {family.framing.terminator!r} "
-                                 f"{_rejected(family)}", **{**common, "preconditions": ()}))
+                                 f"{_rejected(family)}", **bad_common))
     shown = sent if hints.bad_lines_use_base else full
     mandatory = _mandatory(v)
     if mandatory:
         shorter = _render_without(cmd, v, full, mandatory[-1])
-        if shorter is not None and not match_args(cmd, form, shorter).ok:
+        if shorter is not None and not match_args(cmd, form, shorter, settings).ok:
             shorter = _render_without(cmd, v, shown, mandatory[-1])
             out.append(Purpose("/".join([_pid(family, cmd, *prefix), mandatory[-1], "missing-mandatory"]),
                                kind="write-error", param=mandatory[-1], label="missing-mandatory", args=shorter,
-                               title=f"{name}{op} without mandatory <{mandatory[-1]}> {_rejected(family)}", **{**common, "preconditions": ()}))
+                               title=f"{name}{op} without mandatory <{mandatory[-1]}> {_rejected(family)}", **bad_common))
     longest = _render_all_optional(cmd, v, full)
     if longest is not None:
         extra = longest + ",1"
-        if not match_args(cmd, form, extra).ok:
+        if not match_args(cmd, form, extra, settings).ok:
             extra = _render_all_optional(cmd, v, shown) + ",1"
             out.append(Purpose("/".join([_pid(family, cmd, *prefix), "too-many"]), kind="write-error",
                                label="too-many", args=extra,
-                               title=f"{name}{op} with one parameter too many {_rejected(family)}", **{**common, "preconditions": ()}))
+                               title=f"{name}{op} with one parameter too many {_rejected(family)}", **bad_common))
     return out
 
 
@@ -362,15 +399,16 @@ def _sent_values(cmd: Command, v: Variant, values: dict) -> dict:
     return out
 
 
-def _selects(cmd: Command, form: Form, v: Variant, values: dict) -> bool:
+def _selects(cmd: Command, form: Form, v: Variant, values: dict, settings: dict | None = None) -> bool:
     """True when ``values`` rendered through ``v`` are accepted by ``v`` itself (not by
-    another variant first), placeholders standing for valid values."""
+    another variant first, under ``settings`` when given), placeholders standing for
+    valid values."""
     probe = _example_values(cmd, v, values)
     try:
         args = template_for(cmd, v.syntax).render(probe)
     except TemplateError:
         return False
-    m = match_args(cmd, form, args)
+    m = match_args(cmd, form, args, settings)
     return m.ok and m.variant is v
 
 

@@ -25,19 +25,36 @@ def run(p: Purpose, modem: ModemSession) -> Response | None:
             _check_range(modem, cmd, form, resp, p.param)
         return resp
     if p.kind in ("read", "execute"):
+        for step in p.preconditions:      # a state the query needs (GSM AT+QIACT: IP START)
+            modem.step(step, {})
         # a query with arguments (Queclink AT@BSS2?<password>,,<seq>) takes the purpose's values
-        resp = modem.answered(build_line(fam, cmd, FormKind(p.form), modem.resolver.values(p.values)))
-        modem.check(resp)
-        if resp.final.kind not in ("ok", "connect", "no_carrier"):
-            raise Deviation(f"{resp.line}: got {resp.final.text}")
+        line = build_line(fam, cmd, FormKind(p.form), modem.resolver.values(p.values))
+        variant = form.variants[0]
+        try:
+            resp = modem.answered(line, **_data_kw(variant, {}))
+            modem.check(resp)
+            if resp.final.kind not in ("ok", "connect", "no_carrier", "send_ok"):
+                raise Deviation(f"{resp.line}: got {resp.final.text}")
+            _leave_data_mode(modem, resp)
+        except Exception:
+            try:
+                _cleanup(modem, p, {})
+            except Exception:
+                pass
+            raise
         _cleanup(modem, p, {})
         return resp
     if p.kind == "write-error":
+        for step in p.preconditions:      # only the settings that make the line bad
+            modem.step(step, {})
         # args may name the device password ({ixit.device_password}); the form may be a query
         line = build_line(fam, cmd, FormKind(p.form), args=modem.resolver.value(p.args))
         if not p.terminated:        # the line goes without its terminator (CaseHints.unterminated)
-            return modem.expect_rejected(line, p.title.split(" with ", 1)[-1], terminated=False)
-        return modem.expect_rejected(line, p.title.split(" with ", 1)[-1])
+            resp = modem.expect_rejected(line, p.title.split(" with ", 1)[-1], terminated=False)
+        else:
+            resp = modem.expect_rejected(line, p.title.split(" with ", 1)[-1])
+        _cleanup(modem, p, {})
+        return resp
     # write-ok: boundary value with preconditions
     values = modem.resolver.values(p.values)
     variant = next(v for v in form.variants if v.name == p.variant)
@@ -45,18 +62,12 @@ def run(p: Purpose, modem: ModemSession) -> Response | None:
         modem.step(step, values)
     line = build_line(fam, cmd, FormKind(p.form), values, variant=variant)
     try:
-        kw = {}
-        if variant.data == "fixed":
-            kw["data"] = b"x" * int(values.get(variant.data_length, 0))
-        elif variant.data == "ctrl_z":
-            kw.update(data=b"test", ctrl_z=True)
-        resp = modem.answered(line, **kw)
+        resp = modem.answered(line, **_data_kw(variant, values))
         if variant.data and not resp.prompt and resp.final.kind not in ("error", "cme_error"):
             raise Deviation(f"{line}: no '>' prompt before {resp.final.text}")
         modem.check(resp, expect_success=True)
-        if resp.final.kind == "connect":
-            # the write entered data mode: CONNECT is its outcome, instead of a URC
-            modem.escape_data_mode()
+        if _leave_data_mode(modem, resp):
+            pass    # the write entered data mode: CONNECT is its outcome, instead of a URC
         elif p.expect_urc:
             _await_urc(modem, cmd, variant, values, p.expect_urc)
     except Exception:
@@ -69,6 +80,25 @@ def run(p: Purpose, modem: ModemSession) -> Response | None:
         raise
     _cleanup(modem, p, values)
     return resp
+
+
+def _data_kw(variant, values: dict) -> dict:
+    """The payload a data command's purpose writes after ``>``: its fixed length of "x",
+    or "test" and Ctrl-Z."""
+    if variant.data == "fixed":
+        return {"data": b"x" * int(values.get(variant.data_length, 0))}
+    if variant.data == "ctrl_z":
+        return {"data": b"test", "ctrl_z": True}
+    return {}
+
+
+def _leave_data_mode(modem: ModemSession, resp: Response) -> bool:
+    """Back to command mode with ``+++`` when the command entered data mode (a CONNECT
+    final, or a CONNECT line that followed its OK); True when it had."""
+    if resp.final is not None and resp.final.kind == "connect" or modem.ch.engine.framer.data_mode:
+        modem.escape_data_mode()
+        return True
+    return False
 
 
 def _check_range(modem, cmd, form, resp: Response, name: str) -> None:

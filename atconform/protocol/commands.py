@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from atconform.spec.models import Command, Family, Form, FormKind, Variant
 from atconform.spec.template import Parsed, Template, compile_for
@@ -118,12 +118,14 @@ _EXT = re.compile(r"^([+&@][A-Za-z0-9_]+|[+]{3})(=\?|\?|=)?(.*)$", re.DOTALL)
 _WORD = re.compile(r"^([A-Za-z0-9]+)(=\?|\?|=)?(.*)$", re.DOTALL)
 
 
-def match_line(family: Family, body: str) -> Match:
+def match_line(family: Family, body: str, settings: Mapping[str, Any] | None = None) -> Match:
     """Match one command (the text after ``AT``, without S3) against the spec.
 
     Returns a :class:`Match`; ``match.ok`` is False with ``problems`` saying why when no
     variant accepts the arguments. Raises UnknownCommand when the name is not in the spec
-    or the form does not exist for it.
+    or the form does not exist for it. ``settings`` (name -> value, see
+    :class:`SettingsTracker`): only variants whose ``Variant.settings`` hold are tried;
+    None: every variant (the settings are not known).
     """
     if family.framing.style == "delimited":
         return _match_word(family, body)
@@ -163,8 +165,9 @@ def match_line(family: Family, body: str) -> Match:
     if form is None:
         raise UnknownCommand(f"{cmd.name} has no {kind.value} form")
     if kind is not FormKind.write:
-        return Match(cmd, form, form.variants[0], args=rest)
-    return match_args(cmd, form, rest)
+        variants = [v for v in form.variants if settings_hold(v.settings, settings)] or form.variants
+        return Match(cmd, form, variants[0], args=rest)
+    return match_args(cmd, form, rest, settings)
 
 
 def strip_spaces(body: str) -> str:
@@ -212,11 +215,14 @@ def _match_word(family: Family, body: str) -> Match:
     return match_args(cmd, form, rest)
 
 
-def match_args(cmd: Command, form: Form, args: str) -> Match:
+def match_args(cmd: Command, form: Form, args: str, settings: Mapping[str, Any] | None = None) -> Match:
     """Try each variant of ``form`` in order; the first whose shape, types, ranges and
-    ``when`` values all fit wins. Problems of the closest miss are reported."""
+    ``when`` values all fit wins (with ``settings`` given, only variants whose
+    ``Variant.settings`` hold are tried). Problems of the closest miss are reported."""
     problems: list[str] = []
     for v in form.variants:
+        if not settings_hold(v.settings, settings):
+            continue
         parsed: Parsed | None = template_for(cmd, v.syntax).parse(args)
         if parsed is None:
             continue
@@ -230,3 +236,67 @@ def match_args(cmd: Command, form: Form, args: str) -> Match:
         problems = [f"{cmd.name}={args!r} matches no syntax of the {form.kind.value} form"]
     return Match(cmd, form, None, {}, problems, args)
 
+
+# ------------------------------------------------------------------ module settings
+def settings_hold(required: Mapping[str, Any], current: Mapping[str, Any] | None) -> bool:
+    """Whether ``current`` settings meet ``required`` (name -> value or list of values).
+    True when ``current`` is None: nothing is known, nothing is ruled out."""
+    if current is None:
+        return True
+    for name, want in required.items():
+        have = current.get(name)
+        if isinstance(want, list):
+            if have not in want:
+                return False
+        elif have != want:
+            return False
+    return True
+
+
+class SettingsTracker:
+    """The values of a family's module settings (``Family.settings``) as command lines set
+    them, for the side that sends them (the DTE's engine) and the side that takes them
+    (an emulated DCE). A setting with ``per`` keeps one value per value of that other
+    setting. Pure: no I/O.
+
+    :meth:`changes` says what a matched command line would set; :meth:`apply` takes it
+    once the command ended with a success result code; :meth:`current` is name -> value
+    for the values in force now."""
+
+    def __init__(self, family: Family):
+        self.family = family
+        self.reset()
+
+    def reset(self) -> None:
+        """Every setting back to its default (power-on)."""
+        self._values: dict[tuple[str, Any], Any] = {}
+
+    def _key(self, name: str, values: Mapping[str, Any] | None = None) -> tuple[str, Any]:
+        s = self.family.setting(name)
+        if s.per is None:
+            return (name, None)
+        return (name, (values or {}).get(s.per, self.get(s.per)))
+
+    def get(self, name: str) -> Any:
+        """The value of setting ``name`` in force now. Raises KeyError for an unknown name."""
+        return self._values.get(self._key(name), self.family.setting(name).default)
+
+    def current(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for s in self.family.settings:
+            out[s.name] = self.get(s.name)
+        return out
+
+    def changes(self, m: Match | None) -> dict[str, Any]:
+        """Setting name -> value that ``m`` (a write of a setting's command) sets; empty
+        for any other line."""
+        if m is None or not m.ok or m.form.kind is not FormKind.write:
+            return {}
+        return {s.name: m.values[s.parameter] for s in self.family.settings
+                if s.command == m.command.name and s.parameter in m.values}
+
+    def apply(self, changes: Mapping[str, Any]) -> None:
+        # a "per" setting changes first, so the others land in the copy it selects
+        pers = {s.per for s in self.family.settings if s.per}
+        for name in sorted(changes, key=lambda n: n not in pers):
+            self._values[self._key(name, changes)] = changes[name]

@@ -180,7 +180,11 @@ class ErrorTable(_Model):
 
 
 class DataPayload(_Model):
-    """Raw bytes that follow a line: ``length_field`` of that line gives their count."""
+    """Raw bytes that follow a line: ``length_field`` of that line gives their count.
+    ``separator`` "" glues the header to its data (``IPD30TCP:<data>``, GSM note §5.3.1): the
+    header is no line of its own, the framer finds it at the start of a line and takes the
+    data right after its last character."""
+
 
     length_field: str
     separator: str = "\r\n"
@@ -198,6 +202,37 @@ class ResponseLine(_Model):
     # fields that must repeat the command line's value of the same name (a Queclink
     # reply's <seq>): the checker compares them with the request
     echoes: list[str] = Field(default_factory=list)
+    # module settings (Family.settings) under which this line is the one printed; empty: any
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class FollowLine(_Model):
+    """A line that follows the variant's success final result code and belongs to the
+    command (GSM note: OK, then ``CONNECT OK``; OK, then ``STATE: IP INITIAL``).
+
+    ``alternatives``: the lines that may come here, one of them (those whose ``settings``
+    do not hold are left out); one marked ``repeat`` may come one or more times, and then
+    lines of it that keep coming are the command's too. ``count``: exactly that many lines
+    (six ``+QISTATE:``). ``max_time``: seconds after the previous line (the final for the
+    first) within which it must come. ``data_mode_entry``: the text of the alternative
+    that enters transparent data mode (``CONNECT``, V.250 §6.3.1 online data state)."""
+
+    name: str | None = None
+    alternatives: list[ResponseLine]
+    count: int | None = Field(None, ge=1)
+    max_time: float = Field(60.0, gt=0)
+    data_mode_entry: str | None = None
+    notes: str | None = None
+
+    @model_validator(mode="after")
+    def _entry_is_an_alternative(self) -> "FollowLine":
+        if not self.alternatives:
+            raise ValueError("a follow line needs at least one alternative")
+        if self.data_mode_entry is not None and self.data_mode_entry not in [a.template for a in self.alternatives]:
+            raise ValueError(f"data_mode_entry {self.data_mode_entry!r} is not one of the alternatives")
+        return self
+
+
 
 
 class Variant(_Model):
@@ -224,6 +259,15 @@ class Variant(_Model):
     data_mode_entry: str | None = None      # the final (CONNECT) that enters data mode
     max_response_time: float | None = None  # seconds; overrides the command's
     when: dict[str, Any] = Field(default_factory=dict)  # parameter values that select this variant
+    # module settings (Family.settings name -> value, or a list of values) under which this
+    # variant is the command's reading (GSM AT+QISEND=<n>: a length with QIMUX=0, an index
+    # with QIMUX=1); empty: any. A DCE or DTE that knows the settings skips the others.
+    settings: dict[str, Any] = Field(default_factory=dict)
+    # lines after the success final result code that belong to the command (FollowLine)
+    follow: list[FollowLine] = Field(default_factory=list)
+    # the parameter whose value an index-prefixed final result code repeats ("0, CLOSE OK"
+    # for AT+QICLOSE=0; Framing.result_index_prefix)
+    result_index: str | None = None
     casegen: "CaseHints | None" = None
 
     @model_validator(mode="after")
@@ -334,7 +378,14 @@ class Command(_Model):
 
 
 class Urc(_Model):
-    """An unsolicited result code, matched by ``template``."""
+    """An unsolicited result code, matched by ``template``.
+
+    ``settings``: the module settings under which the DCE sends it in this shape (GSM
+    ``+RECEIVE:`` with QIMUX=1 only); empty: any. ``data_mode_entry``: after it the DCE is
+    in transparent data mode (GSM ``CONNECT`` after ``REMOTE IP:`` in transparent mode).
+    ``ends_data_mode``: framed by S3 S4 in data mode it means the DCE has gone back to
+    command mode by itself (GSM ``CLOSED``, ``+PDP DEACT``; the remote may send the same
+    bytes as data, GSM note §6.3)."""
 
     name: str
     template: str
@@ -342,6 +393,9 @@ class Urc(_Model):
     parameters: list[Parameter] = Field(default_factory=list)
     payload: DataPayload | None = None
     description: str = ""
+    settings: dict[str, Any] = Field(default_factory=dict)
+    data_mode_entry: bool = False
+    ends_data_mode: bool = False
 
     def param(self, name: str) -> Parameter:
         for p in self.parameters:
@@ -371,6 +425,9 @@ class Framing(_Model):
     escape: str = "\x1b"
     escape_sequence: str = "+++"
     escape_guard_time: float = 1.0         # seconds of silence before and after +++
+    # longest gap (seconds) between the characters of the escape sequence; None: the guard
+    # time (GSM note §4: "the interval time between each '+' MUST be less than 20 ms")
+    escape_max_gap: float | None = None
     urc_prefixes: list[str] = Field(default_factory=list)
     quoted_prefix_urcs: bool = False
     result_index_prefix: bool = False      # GSM QIMUX=1: "0, CONNECT OK"
@@ -431,6 +488,84 @@ class FlowChartRule(_Model):
     notes: str | None = None
 
 
+class Setting(_Model):
+    """A module setting that selects variants, response lines and URCs (GSM AT+QIMUX):
+    the value of parameter ``parameter`` of ``command``'s write form, taken when the
+    command ends with a success result code; ``default`` at power-on. ``per``: another
+    setting whose value keeps a copy of this one each (GSM: AT+QIMUX per foreground
+    context, AT+QIFGCNT)."""
+
+    name: str
+    command: str
+    parameter: str
+    default: int | str
+    per: str | None = None
+    source: Source | None = None
+    notes: str | None = None
+
+
+class State(_Model):
+    """One state of a :class:`StateMachine`: ``name`` as the DCE prints it, ``number``
+    as the manual's figure numbers it."""
+
+    name: str
+    number: int | None = None
+    meaning: str = ""
+
+
+class Transition(_Model):
+    """``event`` moves the machine from any state of ``source`` (``"*"``: every state) to
+    ``target`` (``"="``: stays). Events are command names as the spec writes them
+    (``+QIACT``; ``+CGATT=0`` for one value) or a word for what the network or the stack
+    does (``activated``, ``connected``, ``closed``, ``pdp deact``)."""
+
+    source: list[str]
+    event: str
+    target: str
+    notes: str = ""
+
+
+class StateMachine(_Model):
+    """A state machine of the DCE as data (GSM note Figures 3-4). ``settings``: under
+    which module settings it is the one in force; ``allows``: command -> the states in
+    which the DCE accepts it (others: an error result); commands not named are accepted
+    in every state. :meth:`next` is the whole transition function."""
+
+    name: str
+    source: Source
+    settings: dict[str, Any] = Field(default_factory=dict)
+    initial: str
+    states: list[State]
+    transitions: list[Transition]
+    allows: dict[str, list[str]] = Field(default_factory=dict)
+    notes: str | None = None
+
+    @model_validator(mode="after")
+    def _states_exist(self) -> "StateMachine":
+        names = {s.name for s in self.states}
+        if len(names) != len(self.states):
+            raise ValueError(f"state machine {self.name}: duplicate state names")
+        bad = [n for t in self.transitions for n in (*t.source, t.target) if n not in names | {"*", "="}]
+        bad += [n for ss in self.allows.values() for n in ss if n not in names]
+        if self.initial not in names:
+            bad.append(self.initial)
+        if bad:
+            raise ValueError(f"state machine {self.name}: unknown states {sorted(set(bad))}")
+        return self
+
+    def next(self, state: str, event: str) -> str | None:
+        """The state ``event`` leads to from ``state``, or None when no transition takes it."""
+        for t in self.transitions:
+            if t.event == event and (state in t.source or "*" in t.source):
+                return state if t.target == "=" else t.target
+        return None
+
+    def allowed(self, command: str, state: str) -> bool:
+        """Whether ``command`` is accepted in ``state``."""
+        states = self.allows.get(command)
+        return states is None or state in states
+
+
 class Family(_Model):
     """A modem family's whole spec: framing, result codes, commands, URCs, error tables."""
 
@@ -445,6 +580,8 @@ class Family(_Model):
     error_tables: list[ErrorTable] = Field(default_factory=list)
     timing: Timing = Field(default_factory=Timing)
     state_strings: dict[str, list[str]] = Field(default_factory=dict)  # GSM: STATE: IP INITIAL...
+    settings: list[Setting] = Field(default_factory=list)
+    state_machines: list[StateMachine] = Field(default_factory=list)
     flow_chart: list[FlowChartRule] = Field(default_factory=list)
     ics: list[Declaration] = Field(default_factory=list)
     notes: str | None = None
@@ -520,6 +657,36 @@ class Family(_Model):
             if txt is not None:
                 return txt
         return None
+
+    def setting(self, name: str) -> Setting:
+        for s in self.settings:
+            if s.name == name:
+                return s
+        raise KeyError(f"{self.model}: no setting {name}")
+
+    def state_machine(self, name: str) -> StateMachine:
+        for m in self.state_machines:
+            if m.name == name:
+                return m
+        raise KeyError(f"{self.model}: no state machine {name}")
+
+    @model_validator(mode="after")
+    def _settings_resolve(self) -> "Family":
+        names = {s.name for s in self.settings}
+        for s in self.settings:
+            if s.per is not None and s.per not in names:
+                raise ValueError(f"setting {s.name}: per {s.per!r} is not a setting")
+        used = [(f"command {c.name} variant {v.name}", v.settings) for c in self.commands for f in c.forms
+                for v in f.variants]
+        used += [(f"command {c.name} variant {v.name} follow", a.settings) for c in self.commands
+                 for f in c.forms for v in f.variants for fl in v.follow for a in fl.alternatives]
+        used += [(f"URC {u.name}", u.settings) for u in self.urcs]
+        used += [(f"state machine {m.name}", m.settings) for m in self.state_machines]
+        for where, d in used:
+            bad = set(d) - names
+            if bad:
+                raise ValueError(f"{where}: unknown settings {sorted(bad)}")
+        return self
 
     def rule(self, name: str) -> FlowChartRule:
         for r in self.flow_chart:

@@ -3,7 +3,9 @@
 Grammar (see :mod:`atconform.spec.models`)::
 
     template := item*
-    item     := '<' name '>' | '(<' name '>)' | '[' template ']' | literal-char
+    item     := '<' name '>' | '(<' name '>)' | '[' template ']' | '\\' char | literal-char
+
+(``\\(`` is a literal ``(``: ``\\(<ip url>)`` in a test response is the text ``(<ip url>)``.)
 
 A compiled :class:`Template` can
 
@@ -70,7 +72,12 @@ def _parse_nodes(src: str, literal_placeholders: bool) -> tuple[Node, ...]:
 
         while pos < len(src):
             c = src[pos]
-            if src.startswith("(<", pos):
+            if c == "\\" and pos + 1 < len(src):
+                # "\x": the character x as literal text (Fibocom test responses print
+                # "(<ip url>)", which would otherwise open a supported-values field)
+                buf.append(src[pos + 1])
+                pos += 2
+            elif src.startswith("(<", pos):
                 end = src.find(">)", pos)
                 if end < 0:
                     raise TemplateError(f"unclosed '(<' in {src!r}")
@@ -118,6 +125,20 @@ def _fields(nodes: Iterable[Node]) -> list[Fld]:
 
 # A permissive token: typed checks come after the match, so errors can say what is wrong.
 _TOKEN = r'(?:"[^"]*"|[^,"\r\n]*)'
+
+
+def _typed_token(p: Parameter) -> str:
+    """The characters a value of ``p`` is made of, as a regex (for fields that touch
+    another field or a payload, where a permissive token would run on)."""
+    if p.values:
+        vals = sorted((str(v.value) for v in p.values), key=len, reverse=True)
+        alt = "|".join(re.escape(v) for v in vals)
+        return f'"(?:{alt})"' if p.quoted else f"(?:{alt})"
+    if p.type in (ParamType.integer, ParamType.port):
+        return "-?[0-9]+"
+    if p.type is ParamType.ipv4 and not p.quoted:
+        return "[0-9.]+"
+    return '"[^"]*"' if p.quoted else '[^,:"\r\n]*?'
 _SUPPORTED = r"\([^()]*\)"
 
 
@@ -145,6 +166,7 @@ class Template:
         for f in self.fields:
             lookup(f.name)  # fail at compile time on an unknown field
         self._groups: dict[str, Fld] = {}
+        self._prefix: "re.Pattern[str] | None" = None
         pattern = self._regex(self.nodes)
         self.regex = re.compile(pattern, re.DOTALL)
 
@@ -154,7 +176,8 @@ class Template:
     # -- regex --------------------------------------------------------------------------
     def _regex(self, nodes: Iterable[Node]) -> str:
         parts: list[str] = []
-        for n in nodes:
+        nodes = list(nodes)
+        for i, n in enumerate(nodes):
             if isinstance(n, Lit):
                 parts.append(re.escape(n.text))
             elif isinstance(n, Opt):
@@ -162,13 +185,40 @@ class Template:
             else:
                 g = f"g{len(self._groups)}"
                 self._groups[g] = n
+                glued = any(0 <= j < len(nodes) and isinstance(nodes[j], Fld) for j in (i - 1, i + 1))
                 if n.supported:
                     parts.append(f"(?P<{g}>{_SUPPORTED})")
                 elif self.lookup(n.name).type is ParamType.raw:
                     parts.append(f"(?P<{g}>.*?)")
+                elif glued:
+                    # two fields with nothing between them (GSM "IPD<length><protocol>:"): only
+                    # the value's own characters tell where one ends
+                    parts.append(f"(?P<{g}>{_typed_token(self.lookup(n.name))})")
                 else:
                     parts.append(f"(?P<{g}>{_TOKEN})")
         return "".join(parts)
+
+    def prefix_regex(self) -> "re.Pattern[str]":
+        """A regex of the template with every field's own characters only (integers digits,
+        enumerations their values, addresses digits and dots), for finding a header glued
+        to the bytes after it (``IPD30:<data>``: ``match`` at the start of the text)."""
+        if self._prefix is None:
+            parts = []
+
+            def walk(nodes) -> str:
+                out = []
+                for n in nodes:
+                    if isinstance(n, Lit):
+                        out.append(re.escape(n.text))
+                    elif isinstance(n, Opt):
+                        out.append(f"(?:{walk(n.items)})?")
+                    else:
+                        out.append(f"(?:{_typed_token(self.lookup(n.name))})")
+                return "".join(out)
+
+            parts.append(walk(self.nodes))
+            self._prefix = re.compile("".join(parts))
+        return self._prefix
 
     @property
     def literal_prefix(self) -> str:
