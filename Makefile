@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: conformance test bench fuzz clean
+.PHONY: conformance test bench fuzz allure clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,5 +27,14 @@ bench: $(STAMP)
 fuzz: $(STAMP)
 	$(BIN)/python -m bench.fuzz $(FUZZ_ARGS)
 
+# Allure 3 (npm package allure) renders allure-results/ as one file: reports/allure/index.html
+ALLURE = .allure/node_modules/.bin/allure
+$(ALLURE):
+	@command -v npm >/dev/null || { echo "make allure: npm not found (Allure 3 is an npm package)"; exit 2; }
+	npm install --prefix .allure --no-fund --no-audit allure@3
+
+allure: $(STAMP) $(ALLURE)
+	$(BIN)/atconform allure
+
 clean:
-	rm -rf $(VENV) reports allure-results .pytest_cache
+	rm -rf $(VENV) reports allure-results .pytest_cache .allure

@@ -5,6 +5,7 @@
     atconform report [results.jsonl] [--out DIR] | --diff OLD NEW
     atconform purposes [--model MODEL]         list generated test purposes (every family by default)
     atconform ics --model MODEL [--out FILE]   write a full ICS from the spec, with comments
+    atconform allure [--results DIR] [--report JSON] [--out DIR]   render allure-results with Allure 3
 
 ``emulate`` prints ``PTY /dev/pts/N`` (or ``TCP host:port``) as its first stdout line and
 serves until SIGINT or SIGTERM (contract in DESIGN.md). It binds loopback only unless
@@ -144,6 +145,34 @@ def _ics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _allure(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from atconform.report.allure import AllureNotFound, expected_statistic, generate
+
+    def fail(msg: str) -> int:
+        print(f"atconform allure: {' '.join(str(msg).split())}", file=sys.stderr)
+        return 2
+
+    try:
+        report = json.loads(Path(args.report).read_text(encoding="utf-8"))
+    except OSError as e:
+        return fail(f"cannot read {args.report}: {e.strerror or e} (run pytest first)")
+    except ValueError as e:
+        return fail(f"{args.report}: not a compliance report: {e}")
+    try:
+        index = generate(args.results, report, args.out, history=args.history, allure=args.allure)
+    except (AllureNotFound, FileNotFoundError, RuntimeError) as e:
+        return fail(e)
+    except OSError as e:
+        return fail(f"cannot write {args.out}: {e.strerror or e}")
+    stat = expected_statistic(report)
+    print(f"wrote {index}")
+    print("compliance verdicts as allure statuses: " + ", ".join(f"{k} {v}" for k, v in stat.items()))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["report"]:
@@ -170,7 +199,16 @@ def main(argv: list[str] | None = None) -> int:
     i.add_argument("--model", required=True, choices=families.models())
     i.add_argument("--out", metavar="FILE", help="write here (default: stdout)")
     i.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    a = sub.add_parser("allure", help="render allure-results as one HTML file with Allure 3 (npm package allure)")
+    a.add_argument("--results", default="allure-results", help="allure results folder (default allure-results)")
+    a.add_argument("--report", default="reports/compliance.json", help="the run's compliance.json (default reports/)")
+    a.add_argument("--out", default="reports/allure", help="output folder (default reports/allure)")
+    a.add_argument("--history", default="reports/allure-history.jsonl",
+                   help="history file kept across runs for trends (default reports/allure-history.jsonl)")
+    a.add_argument("--allure", metavar="CMD", help="the Allure 3 command (default: .allure/, $ATCONFORM_ALLURE, PATH)")
     args = ap.parse_args(argv)
+    if args.cmd == "allure":
+        return _allure(args)
     if args.cmd == "ics":
         return _ics(args)
     if args.cmd == "emulate":

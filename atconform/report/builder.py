@@ -42,7 +42,8 @@ verdict strings met in the records.
 
 Schema 2 adds (all optional for readers of schema 1):
 
-* per purpose: ``kind``, ``severity`` (critical/normal/minor, from the kind),
+* per purpose: ``kind``, ``severity`` (critical/normal/minor, from the kind), for a
+  fail ``deviation`` (:func:`~atconform.report.deviations.deviation_kind`),
   ``transcript`` (path of the purpose's AT transcript, relative to the report), and for a
   waived failure ``raw_verdict: "fail"`` and ``waiver`` (see :mod:`atconform.waivers`);
 * per family: ``ics`` (the ICS summary the run recorded, or None);
@@ -61,6 +62,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from atconform.waivers import WAIVED, apply_waivers, waiver_status_counts
+
+from .deviations import deviation_kind
 
 __all__ = [
     "SCHEMA",
@@ -324,6 +327,11 @@ def build_report(
     report["waiver_files"] = [{k: v for k, v in f.items() if k != "waivers"} for f in files]
     report["waivers"] = apply_waivers(report, files, today or report["generated"][:10])
     report["waiver_counts"] = waiver_status_counts(report["waivers"])
+    for fam in families:
+        for cmd in fam["commands"]:
+            for p in cmd["purposes"]:
+                if p["verdict"] in ("fail", WAIVED):
+                    p["deviation"] = deviation_kind(p["reason"])
     recount(report)
     return report
 
