@@ -39,8 +39,8 @@ IMPLEMENTED = frozenset({"style", "prefix", "terminator", "s3", "s4", "max_line_
 # and the fields only the delimited framer reads (the V.250 framer refuses them)
 DELIMITED_ONLY = frozenset({"reply_words"})
 # declared in the model for families still to come, not yet read by the V.250 framer:
-# index-prefixed results ("0, CONNECT OK", Quectel GSM with AT+QIMUX=1) and quoted-prefix URCs
-V250_NOT_YET = frozenset({"result_index_prefix", "quoted_prefix_urcs"})
+# quoted-prefix URCs (index-prefixed results, "0, CLOSE OK", are read since the Quectel GSM family)
+V250_NOT_YET = frozenset({"quoted_prefix_urcs"})
 
 
 def unsupported_fields(framing: Framing) -> list[str]:

@@ -12,7 +12,10 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from atconform.protocol.commands import Match, UnknownCommand, match_line, response_templates, template_for
+from atconform.protocol.commands import (
+    Match, SettingsTracker, UnknownCommand, match_line, response_templates, settings_hold, template_for,
+)
+from atconform.protocol.framer import Follow, FollowStep
 from atconform.protocol.framer import (
     Echo, Event, Final, Framer, FreeText, InfoLine, Intermediate, Prompt, Unparseable, UrcLine,
 )
@@ -38,6 +41,10 @@ class Response:
     sent_at: float = 0.0
     final_at: float | None = None
     late: float | None = None      # the maximum time (s) its final came after, else None
+    # lines after the final that belong to the command (Variant.follow), and why the one
+    # still expected did not come (its deadline passed), else None
+    after: list[Follow] = field(default_factory=list)
+    after_missing: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -70,6 +77,12 @@ class AtEngine:
         self.hooks = hooks if hooks is not None else family_hooks(family)
         self.framer = make_framer(family, self.urc_templates, self.hooks.urc_payload)
         self.hooks.framer = self.framer
+        # the module settings the DTE has set (Family.settings): they select variants,
+        # follow lines and URC shapes; the framer reads them too
+        self.settings = SettingsTracker(family) if family.settings else None
+        self._setting_change: dict[str, Any] = {}
+        if self.settings is not None and isinstance(self.framer, Framer):
+            self.framer.settings = self.settings.current
 
     def match(self, line: str) -> Match | None:
         """The spec's reading of a command line (``AT...``), or None if unknown."""
@@ -77,7 +90,8 @@ class AtEngine:
         if not line.upper().startswith(prefix.upper()):
             return None
         try:
-            return match_line(self.family, line[len(prefix):])
+            return match_line(self.family, line[len(prefix):],
+                              self.settings.current() if self.settings is not None else None)
         except UnknownCommand:
             return None
 
@@ -101,12 +115,40 @@ class AtEngine:
             self.framer.command_sent(line, templates, prompt=prompt, known=m is not None, data_mode_entry=entry)
         else:   # the delimited framer has no free text or data mode
             self.framer.command_sent(line, templates, prompt=prompt)
+        if isinstance(self.framer, Framer):
+            self.framer.after_final(self._follow_of(m), _reply_templates(m) is not None)
+        # a setting it sets takes effect with its success final (feed)
+        self._setting_change = self.settings.changes(m) if self.settings is not None else {}
         if m is not None:
             self.hooks.command_sent(m)
         return (line + self.family.framing.terminator).encode("latin-1"), m
 
     def feed(self, data: bytes) -> list[Event]:
-        return self.framer.feed(data)
+        events = self.framer.feed(data)
+        if self._setting_change:
+            for ev in events:
+                if isinstance(ev, Final):
+                    if ev.kind == "ok":
+                        self.settings.apply(self._setting_change)
+                    self._setting_change = {}
+                    break
+        return events
+
+    def _follow_of(self, m: Match | None) -> tuple[FollowStep, ...]:
+        """The follow lines of ``m``'s variant, alternatives under the settings in force."""
+        if m is None or m.variant is None or not m.variant.follow:
+            return ()
+        cur = self.settings.current() if self.settings is not None else None
+        return tuple(FollowStep(tuple((template_for(m.command, a.template), a.repeat) for a in fl.alternatives
+                                      if settings_hold(a.settings, cur)),
+                                fl.count, fl.max_time, fl.data_mode_entry)
+                     for fl in m.variant.follow)
+
+    def reset_settings(self) -> None:
+        """The DCE powered on again: its settings are back to their defaults."""
+        if self.settings is not None:
+            self.settings.reset()
+        self._setting_change = {}
 
 
 def family_hooks(family: Family) -> EngineHooks:
@@ -159,6 +201,8 @@ class Transaction:
     def __init__(self, line: str, match: Match | None, sent_at: float):
         self.response = Response(line, match, sent_at=sent_at)
         self._replies = _reply_templates(match)
+        # seconds within which the next follow line must come (Variant.follow), else None
+        self.follow_within: float | None = None
 
     def add(self, ev: Event, now: float) -> bool:
         r = self.response
@@ -181,9 +225,16 @@ class Transaction:
             r.free_text.append(ev)
         elif isinstance(ev, Intermediate):
             r.intermediate.append(ev)
+        elif isinstance(ev, Follow):
+            r.after.append(ev)
+            self.follow_within = None if ev.done else ev.within
+            return ev.done
         elif isinstance(ev, Final):
             r.final = ev
             r.final_at = now
+            if ev.follows is not None:       # lines of the command follow its OK
+                self.follow_within = ev.follows
+                return False
             return True
         return False
 
@@ -266,6 +317,7 @@ def check_response(family: Family, resp: Response, *, expect_success: bool | Non
         if expect_success is False and success:
             problems.append(Problem(f"{resp.line}: expected an error result, got {resp.final.text!r}",
                                     "expected-failure", resp.line, resp.final.text))
+    problems += _check_result_index(resp, variant, success) + _check_follow(resp, m, variant)
     templates = response_templates(m.command, m.form, variant)
     seen: dict[int, int] = {}
     for line in resp.info:
@@ -302,6 +354,45 @@ def check_response(family: Family, resp: Response, *, expect_success: bool | Non
         if n == 0 and success and not (rl.repeat or rl.optional):
             problems.append(Problem(f"{resp.line}: missing information text {rl.template!r}", "missing", resp.line))
     return problems
+
+
+def _check_result_index(resp: Response, variant, success: bool) -> list[Problem]:
+    """An index-prefixed final (``0, CLOSE OK``, Framing.result_index_prefix) repeats the
+    request's ``Variant.result_index`` value; a command without one carries no prefix."""
+    name, idx, m = variant.result_index, resp.final.index, resp.match
+    want = m.values.get(name) if name is not None else None
+    text = resp.final.result.text if resp.final.result else resp.final.text
+    if want is not None and success and idx != want:
+        got = "no index" if idx is None else f"index {idx}"
+        return [Problem(f"{resp.line}: final result {resp.final.text!r} has {got}; <{name}> was {want}, "
+                        f"expected '{want}, {text}'", "result-index", resp.line, resp.final.text)]
+    if idx is not None and want is None:
+        return [Problem(f"{resp.line}: final result {resp.final.text!r} carries an index the request has none of",
+                        "result-index", resp.line, resp.final.text)]
+    return []
+
+
+def _check_follow(resp: Response, m: Match, variant) -> list[Problem]:
+    """Lines after the final (``Variant.follow``): each parses by an alternative of its
+    step with its fields in range and repeats the request's ``echoes`` fields; none
+    missing within its time (``Response.after_missing``)."""
+    out: list[Problem] = []
+    if resp.after_missing:
+        out.append(Problem(f"{resp.line}: {resp.after_missing}", "follow-missing", resp.line))
+    for ev in resp.after:
+        if ev.step >= len(variant.follow):
+            continue
+        for alt in variant.follow[ev.step].alternatives:
+            parsed = template_for(m.command, alt.template).parse(ev.text)
+            if parsed is None:
+                continue
+            out.extend(Problem(f"{resp.line}: {ev.text!r}: {p}", "field", resp.line, ev.text) for p in parsed.problems)
+            for name in alt.echoes:
+                if name in m.values and parsed.values.get(name) != m.values[name]:
+                    out.append(Problem(f"{resp.line}: {ev.text!r}: <{name}> is {parsed.raw.get(name)!r}, "
+                                       f"the command sent {m.values[name]!r}", "echo", resp.line, ev.text))
+            break
+    return out
 
 
 def check_urc(family: Family, urc: UrcLine) -> list[Problem]:

@@ -29,8 +29,9 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from atconform.protocol.commands import settings_hold
 from atconform.spec.models import Family, ResultCode, Urc
-from atconform.spec.template import Template
+from atconform.spec.template import Lit, Template, TemplateError
 from atconform.spec.values import check_value
 
 
@@ -71,6 +72,10 @@ class Final(Event):
     result: ResultCode | None
     code: int | None = None
     framing: str | None = None    # how its framing deviates from V.250 §5.7.1, or None
+    # the connection index before the result code ("0, CLOSE OK", Framing.result_index_prefix)
+    index: int | None = None
+    # lines that belong to the command follow it within this many seconds (Variant.follow)
+    follows: float | None = None
 
     @property
     def kind(self) -> str:
@@ -97,6 +102,20 @@ class FreeText(Event):
 
     text: str
     reason: str
+
+
+@dataclass(frozen=True)
+class Follow(Event):
+    """A line that came after the pending command's success final result code and belongs
+    to it (``Variant.follow``: GSM OK, then ``CONNECT OK``). ``step``: the index of the
+    variant's follow line it is; ``done``: the command's follow lines are complete with
+    it (a repeating one may still go on); ``within``: seconds in which the next must come
+    when not done."""
+
+    text: str
+    step: int
+    done: bool
+    within: float | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +177,9 @@ TRANSITIONS: dict[tuple[Mode, str], Mode] = {
     (Mode.ESCAPING, "escape_written"): Mode.ESCAPING,
     (Mode.ESCAPING, "ok"): Mode.COMMAND,
     (Mode.ESCAPING, "no_carrier"): Mode.COMMAND,
+    # a URC that means the DCE left data mode by itself (Urc.ends_data_mode: GSM CLOSED)
+    (Mode.DATA, "urc_exit"): Mode.COMMAND,
+    (Mode.ESCAPING, "urc_exit"): Mode.COMMAND,
     **{(m, "reset"): Mode.COMMAND for m in Mode},
 }
 
@@ -175,9 +197,77 @@ class Pending:
     data_mode_entry: str | None = None   # the result code that enters data mode (CONNECT)
     prompted: bool = False           # its '>' came: lines now may echo the data (AT+QISDE)
     echo_expected: bool = False      # echo was on when it was sent: its echo comes first
+    follow: tuple["FollowStep", ...] = ()   # lines after its success final (Variant.follow)
+    reply_ends: bool = False         # its reply line ends it (final: []); then nothing is pending
 
 
 PayloadRule = Callable[[Urc, dict], "int | None"]
+_INDEX_PREFIX = re.compile(r"([0-9]{1,2}), (.+)")      # "0, CLOSE OK" (result_index_prefix)
+_GLUED_HEAD = 64          # bytes searched for a header glued to its data (IPD30TCP:)
+
+
+@dataclass(frozen=True)
+class FollowStep:
+    """One ``Variant.follow`` line compiled: its alternatives (template, repeats) under
+    the settings in force, ``count``, ``max_time`` (seconds) and ``data_mode_entry``."""
+
+    alternatives: tuple[tuple[Template, bool], ...]
+    count: int | None = None
+    max_time: float = 60.0
+    data_mode_entry: str | None = None
+
+    def match(self, text: str) -> tuple[Template, bool] | None:
+        for tpl, repeat in self.alternatives:
+            # a template that is one bare field ("<ip>") takes a line only when its value
+            # is valid: otherwise any URC would pass for it
+            if tpl.matches(text) and (tpl.literal_prefix or not tpl.parse(text).problems):
+                return tpl, repeat
+        return None
+
+
+class _Following:
+    """The follow lines still expected after a final result code."""
+
+    def __init__(self, steps: Sequence[FollowStep]):
+        self.steps = list(steps)
+        self.i = 0
+        self.n = 0
+        self.repeat_ok = False       # the current step is a repeating line seen once: may end
+
+    @property
+    def over(self) -> bool:
+        return self.i >= len(self.steps)
+
+    def _advance(self) -> None:
+        self.i, self.n, self.repeat_ok = self.i + 1, 0, False
+
+    def take(self, text: str) -> tuple[int, bool, float | None, bool] | None:
+        """(step, done, within, enters data mode) when ``text`` is the next follow line."""
+        for attempt in range(2):
+            if self.over:
+                return None
+            st = self.steps[self.i]
+            hit = st.match(text)
+            if hit is None:
+                if self.repeat_ok and attempt == 0:
+                    self._advance()          # a satisfied repeat: the next step may take it
+                    continue
+                return None
+            tpl, repeat = hit
+            step = self.i
+            self.n += 1
+            if st.count is not None:
+                if self.n >= st.count:
+                    self._advance()
+            elif repeat:
+                self.repeat_ok = True
+            else:
+                self._advance()
+            last_repeat = self.i == len(self.steps) - 1 and self.repeat_ok
+            done = self.over or last_repeat
+            within = None if done else self.steps[min(self.i + (1 if self.repeat_ok else 0), len(self.steps) - 1)].max_time
+            return step, done, within, st.data_mode_entry is not None and tpl.src == st.data_mode_entry
+        return None
 
 _PLUS_PREFIX = re.compile(r"\+[A-Za-z0-9]+(?=:)")
 
@@ -233,6 +323,36 @@ class Framer:
                          for kind, default in (("ok", "OK"), ("no_carrier", "NO CARRIER"))}
         self._finals = sorted((r for r in family.result_codes if r.final),
                               key=lambda r: -len(r.text))
+        # module settings (Family.settings) in force, name -> value; None: unknown (every
+        # URC shape possible). The engine sets it.
+        self.settings: Callable[[], dict] | None = None
+        self._following: _Following | None = None
+        # headers glued to their data (DataPayload.separator "", GSM IPD30TCP:<data>),
+        # URCs that enter data mode (GSM CONNECT after REMOTE IP) and those that end it
+        self._glued = [(u, t) for u, t in self.urc_templates if u.payload is not None and u.payload.separator == ""
+                       and t.nodes and isinstance(t.nodes[-1], Lit)]
+        self._entry_urcs = [(u, t) for u, t in self.urc_templates if u.data_mode_entry]
+        # lines the spec declares for some command (responses, follow lines with a literal
+        # head): never data of a catch-all "<data>" URC (GSM raw data), so a misplaced
+        # "SERVER OK" stays an undeclared URC
+        self._declared: list[Template] = []
+        if any(_catch_all(t) for _, t in self.urc_templates):
+            from atconform.protocol.commands import template_for
+            for c in family.commands:
+                for f in c.forms:
+                    if f.kind.value == "test":
+                        continue
+                    for v in f.variants:
+                        srcs = [r.template for r in v.responses] + [a.template for fl in v.follow for a in fl.alternatives]
+                        self._declared += [t for t in (template_for(c, s) for s in srcs) if t.literal_prefix]
+        self._exit_urcs: list[tuple[bytes, Urc, str]] = []
+        for u, t in self.urc_templates:
+            if u.ends_data_mode:
+                try:
+                    shown = t.render({})
+                except TemplateError:
+                    continue
+                self._exit_urcs.append((eol + shown.encode("latin-1") + eol, u, shown))
 
     # -- DTE side notifications ----------------------------------------------------
     def command_sent(self, line: str, templates: Sequence[tuple[Template, str | None]] = (),
@@ -246,7 +366,26 @@ class Framer:
         CONNECT is an :class:`Intermediate`)."""
         self.pending = Pending(line, tuple(templates), prompt, known=known, data_mode_entry=data_mode_entry,
                                echo_expected=bool(self.echo))
+        self._following = None
         self._track_settings(line)
+
+    def after_final(self, follow: Sequence[FollowStep] = (), reply_ends: bool = False) -> None:
+        """What follows the pending command's final result code: ``follow`` lines
+        (:class:`Follow` events), or, with ``reply_ends``, no final at all (its first reply
+        line ends it: GSM AT+QILOCIP). Called right after :meth:`command_sent`."""
+        if self.pending is not None:
+            self.pending.follow = tuple(follow)
+            self.pending.reply_ends = reply_ends
+        self._following = None
+
+    @property
+    def following(self) -> bool:
+        """Lines of the last command may still follow its final (a repeating follow line)."""
+        return self._following is not None
+
+    def _active(self, urc: Urc) -> bool:
+        """``urc`` can come under the settings in force (Urc.settings)."""
+        return not urc.settings or self.settings is None or settings_hold(urc.settings, self.settings())
 
     # -- mode --------------------------------------------------------------------------
     def _to(self, event: str) -> None:
@@ -334,6 +473,10 @@ class Framer:
                 del buf[:1]
                 self._scanned = 0        # consumed from the front: rescan
                 return _CONTINUE
+        if self._glued and not self._discarding:
+            ev = self._glued_header()
+            if ev is not None:
+                return ev
         # (a '>' inside an over-long line being dropped is part of that line)
         if self.pending and self.pending.prompt and not self._discarding and buf[:1] == self._prompt_head:
             del buf[:1]
@@ -379,6 +522,31 @@ class Framer:
         # as <S3><S4>text<S3><S4>, so a final so framed is a deviation, parsed on
         return self._line(raw.decode("latin-1"), lone_cr, lf_alone=end != cr)
 
+    def _glued_header(self):
+        """A header glued to its data at the start of the buffer (``IPD30TCP:``): the
+        payload starts right after it. None when no active glued URC starts here (yet)."""
+        head = bytes(self._buf[:_GLUED_HEAD]).decode("latin-1")
+        for urc, tpl in self._glued:
+            if not self._active(urc):
+                continue
+            m = tpl.prefix_regex().match(head)
+            if m is None:
+                continue
+            header = m.group(0)
+            parsed = tpl.parse(header, check_ranges=False)
+            n = parsed.values.get(urc.payload.length_field) if parsed is not None else None
+            if not isinstance(n, int):
+                continue
+            del self._buf[:len(header)]
+            self._scanned = 0
+            why = self._bad_length(tpl, urc.payload.length_field, n)
+            if why:
+                return Unparseable(_cut(header), why)
+            if n <= 0:
+                return UrcLine(header, urc, b"")
+            return self._start_payload(UrcLine(header, urc), n * self.payload_scale)
+        return None
+
     def _too_long(self, head: str) -> Unparseable:
         # the same event whether the line's end was in this read or not
         return Unparseable(head + "...", f"line longer than {self.max_line} bytes "
@@ -410,22 +578,47 @@ class Framer:
             if self.echo is None:
                 self.echo = True
             return Echo(text)
+        if self._following is not None:
+            hit = self._following.take(text)
+            if hit is not None:
+                step, done, within, enters = hit
+                if self._following.over:
+                    self._following = None
+                if enters and self.mode is Mode.COMMAND:
+                    self._following = None
+                    self._to("connect")     # V.250 §6.3.1: online data state after CONNECT
+                return Follow(text, step, done, within)
+        if p is None and self.mode is Mode.COMMAND:
+            for urc, tpl in self._entry_urcs:
+                if self._active(urc) and tpl.matches(text):
+                    self._to("connect")     # an unsolicited CONNECT (Urc.data_mode_entry)
+                    return UrcLine(text, urc)
         if not self.verbose and lone_cr and _DIGITS.fullmatch(text) and int(text) in self._numeric:
             return self._final(text, self._numeric[int(text)], int(text))
         result, code = self._match_final(text)
+        index = None
+        if result is None and self.fr.result_index_prefix:
+            im = _INDEX_PREFIX.fullmatch(text)
+            if im is not None:
+                result, code = self._match_final(im.group(2))
+                index = int(im.group(1)) if result is not None else None
         if result is not None:
             framing = None
             if lf_alone and self.verbose:
                 framing = (f"final result code {text!r} ends in S4 alone; V.250 §5.7.1 frames "
                            "it <S3><S4>text<S3><S4>")
-            return self._final(text, result, code, framing)
+            return self._final(text, result, code, framing, index)
         # Classification needs a line's shape only; values are parsed just for a payload
         # length (typed checks are the checker's job, off the reader thread).
         if p is not None:
             for tpl, length_field in p.templates:
                 if not tpl.matches(text):
                     continue
+                if p.reply_ends and not tpl.literal_prefix and tpl.parse(text).problems:
+                    continue        # a bare "<ip>" reply takes only a valid value, not any URC
                 ev = InfoLine(text)
+                if p.reply_ends:
+                    self.pending = None     # the reply ended the command (final: [])
                 if length_field:
                     parsed = tpl.parse(text, check_ranges=False)
                     n = parsed.values.get(length_field)
@@ -441,6 +634,10 @@ class Framer:
         matches = []
         bad_length = None         # a payload URC whose length field is no usable number
         for urc, tpl in self.urc_templates:
+            if not self._active(urc):
+                continue
+            if _catch_all(tpl) and self._declared_elsewhere(text):
+                continue
             if tpl.matches(text):
                 values = {}
                 if urc.payload:
@@ -482,6 +679,15 @@ class Framer:
         # matched: an undeclared URC, which the URC monitor reports instead of losing it.
         return UrcLine(text, None)
 
+    def _declared_elsewhere(self, text: str) -> bool:
+        """``text`` has a shape the spec gives another meaning: a result code, a URC
+        prefix, a ``+NAME:`` information text, a command's response or follow line."""
+        if self._match_final(text)[0] is not None or _PLUS_PREFIX.match(text) is not None:
+            return True
+        if any(text.startswith(px) for px in self.fr.urc_prefixes):
+            return True
+        return any(t.matches(text) for t in self._declared)
+
     def _urc_prefixed(self, text: str, p: Pending) -> bool:
         """``text`` starts with one of ``framing.urc_prefixes`` that is not the pending
         command's own information-text prefix."""
@@ -512,7 +718,8 @@ class Framer:
                 return r, None
         return None, None
 
-    def _final(self, text: str, result: ResultCode, code: int | None, framing: str | None = None):
+    def _final(self, text: str, result: ResultCode, code: int | None, framing: str | None = None,
+               index: int | None = None):
         if result is not None and result.kind == "connect" and self.mode is Mode.COMMAND:
             # Rule: only the result code the pending command's spec names
             # ``data_mode_entry`` enters data mode. Any other CONNECT (a fixed-size
@@ -523,13 +730,23 @@ class Framer:
             if p is None or p.data_mode_entry is None or p.data_mode_entry != result.text:
                 return Intermediate(text, result)
             self._to("connect")
-        ev = Final(text, result, code, framing)
+        ev = Final(text, result, code, framing, index, self._follow_after(result))
         p = self.pending
         if not (p is not None and p.echo_expected and not p.echo_seen):
             self.pending = None
         # else: with echo on, a final before the pending command's echo answers an earlier
         # command (one that outlived its maximum time): the pending one still waits
         return ev
+
+    def _follow_after(self, result: ResultCode | None) -> float | None:
+        """Start expecting the pending command's follow lines after its success final;
+        seconds within which the first must come, or None."""
+        p = self.pending
+        if (p is None or not p.follow or result is None or result.kind != "ok"
+                or (p.echo_expected and not p.echo_seen)):
+            return None
+        self._following = _Following(p.follow)
+        return p.follow[0].max_time
 
     @staticmethod
     def _declared_payload(urc: Urc, values: dict) -> int | None:
@@ -564,7 +781,7 @@ class Framer:
 
     # transparent data mode: everything is data until NO CARRIER, or OK after +++
     def _data_mode_step(self):
-        markers = [self._markers["no_carrier"]]
+        markers = [self._markers["no_carrier"]] + [m for m, _, _ in self._exit_urcs]
         if self.mode is Mode.ESCAPING:
             markers.insert(0, self._markers["ok"])
         buf = self._buf
@@ -580,6 +797,10 @@ class Framer:
                 del buf[:k]
                 return Data(data)
             del buf[:len(m)]
+            for marker, urc, shown in self._exit_urcs:
+                if m == marker:
+                    self._to("urc_exit")     # the DCE left data mode (Urc.ends_data_mode)
+                    return UrcLine(shown, urc)
             kind = "ok" if m == self._markers["ok"] else "no_carrier"
             self._to(kind)
             text = m.strip().decode("latin-1")
@@ -596,6 +817,12 @@ class Framer:
             del buf[:len(buf) - keep]
             return Data(data)
         return None
+
+
+def _catch_all(tpl: Template) -> bool:
+    """A template that is one raw field and nothing else ("<data>"): it takes any line."""
+    return len(tpl.nodes) == 1 and not isinstance(tpl.nodes[0], Lit) and tpl.literal_prefix == "" \
+        and tpl.lookup(tpl.fields[0].name).type.value == "raw"
 
 
 class _Continue:

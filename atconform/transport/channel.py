@@ -17,7 +17,7 @@ import serial
 
 from atconform.clock import RealClock
 from atconform.protocol.engine import AtEngine, Response, Transaction
-from atconform.protocol.framer import Data, Echo, Event, Final, FreeText, Intermediate, Unparseable, UrcLine
+from atconform.protocol.framer import Data, Echo, Event, Final, Follow, FreeText, Intermediate, Unparseable, UrcLine
 from atconform.spec.models import Family
 from atconform.transport.transcript import Transcript
 
@@ -97,6 +97,8 @@ class Channel:
         self._current_echoed = False
         self._late: tuple[Transaction, float] | None = None   # timed out, final not yet seen
         self.late_responses: list[Response] = []
+        # the last command while more of its repeating follow lines may come (Variant.follow)
+        self._following: Transaction | None = None
 
     # -- life cycle -----------------------------------------------------------------
     def open(self) -> "Channel":
@@ -219,6 +221,9 @@ class Channel:
                 if isinstance(ev, FreeText):
                     self.transcript.record("note", f"unsolicited text: {ev.text}".encode("latin-1", "replace"))
                 self._notify(self._problem_listeners, ev)
+            if isinstance(ev, Follow) and self._current is None and self._following is not None:
+                self._following.response.after.append(ev)   # more of the last command's lines
+                continue
             if isinstance(ev, Data):
                 self._data += ev.data
             elif not isinstance(ev, UrcLine) and self._to_late(ev):
@@ -311,6 +316,7 @@ class Channel:
                 timeout = (self.family.max_response_time(match.command, match.variant)
                            if match is not None else self.family.timing.default_max_response_time)
             t = Transaction(line, match, self.clock.now())
+            self._following = None
             with self._cond:
                 self._events.clear()
                 self._current, self._current_echoed = t, False
@@ -329,11 +335,21 @@ class Channel:
         while True:
             ev = self._next_event(deadline)
             if ev is None:
+                if t.response.final is not None and t.follow_within is not None:
+                    # the final came; a line that should follow it did not (Variant.follow)
+                    t.response.after_missing = (f"no line followed {t.response.final.text!r} within "
+                                                f"{t.follow_within:g} s (the command's follow lines)")
+                    return t.response
                 with self._cond:
                     self._late = (t, timeout)   # its final may still come: it is this command's
                 raise NoFinalResult(t.response, timeout)
             if t.add(ev, self.clock.now()):
+                if getattr(self.engine.framer, "following", False):
+                    with self._cond:
+                        self._following = t     # more of a repeating follow line may come
                 return t.response
+            if isinstance(ev, (Final, Follow)) and t.follow_within is not None:
+                deadline = self.clock.now() + t.follow_within
             if (t.response.prompt or (data and t.response.intermediate)) and not prompt_handled:
                     prompt_handled = True
                     tail = b""
