@@ -43,11 +43,8 @@ answered as ``AT`` instead, and counted; the DNS port is 9 (discard) on loopback
 """
 from __future__ import annotations
 
-import fcntl
 import ipaddress
 import re
-import struct
-import termios
 import time
 from dataclasses import dataclass, field
 
@@ -628,15 +625,11 @@ _RESTORE = (b"ATQ0", b"ATS4=10", b"ATS5=8", b"ATS3=13")
 _RESTORE_CHARS = set(b"".join(_RESTORE))
 
 
-def _fionread(fd: int) -> int:
-    return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
-
-
 @dataclass
 class BatchResult:
     inputs: int = 0
     problems: list[str] = field(default_factory=list)
-    slowest_input_s: float = 0.0      # write until the emulator has read it all
+    slowest_input_s: float = 0.0      # write until the emulator has read and handled it
     slowest_input: bytes = b""
     sandboxed: int = 0
     at_answered: bool = False
@@ -669,9 +662,25 @@ class EmulatorRig:
                 raw = b"AT"
             real(raw)
 
+        # bytes through the pty, counted at the emulator's end: a write has arrived when
+        # the count reaches what the channel sent (the pty hands bytes over on a kernel
+        # worker, so an empty input queue alone does not say they were read)
+        self.dce_in = self.dce_out = 0
+        port = emu.port
+        read, write = port.on_input, port.write
+
+        def counted_in(data: bytes) -> None:
+            self.dce_in += len(data)
+            read(data)
+
+        def counted_out(data: bytes) -> None:
+            self.dce_out += len(data)
+            write(data)
+
         def prepare() -> None:
             m.fr = m.fr.model_copy(update={"escape_guard_time": self.GUARD})
             m._execute_line = sandboxed
+            port.on_input, port.write = counted_in, counted_out
         emu.loop.call(prepare)
         self.engine_problems: list[str] = []
         self.ch = Channel(self.family, emu.path).open()
@@ -723,26 +732,29 @@ class EmulatorRig:
     def _rx(ch) -> bytes:
         return b"".join(x.data for x in ch.transcript.entries() if x.direction == "rx")[-300:]
 
+    @staticmethod
+    def _total(ch, direction: str) -> int:
+        return sum(len(x.data) for x in ch.transcript.entries() if x.direction == direction)
+
     def _drain(self, cap: float = 2.0) -> None:
-        """Until the emulator's output has gone out and been read (this channel still
-        reading), so that no answer of the batch reaches the next channel."""
+        """Until this channel has read all the emulator wrote, so that no answer of the
+        batch reaches the next channel."""
         deadline = time.monotonic() + cap
         while time.monotonic() < deadline:
-            out = self.emu.loop.call(lambda: len(self.emu.port._out), timeout=5)
-            if out == 0 and self.ch._serial.in_waiting == 0 and self.ch.clock.now() - self.ch.last_rx > 0.02:
+            self.emu.loop.call(lambda: None, timeout=5)
+            if self._total(self.ch, "rx") >= self.dce_out:
                 return
-            time.sleep(0.005)
+            time.sleep(0.002)
 
     def _sync(self, cap: float = 5.0) -> bool:
-        """Until the emulator has read every byte written to the pty (twice in a row)."""
+        """Until the emulator has read and handled every byte the channel wrote."""
+        want = self._total(self.ch, "tx")
         deadline = time.monotonic() + cap
-        quiet = 0
         while time.monotonic() < deadline:
-            left = self.emu.loop.call(lambda: _fionread(self.emu.port.master), timeout=5)
-            quiet = quiet + 1 if left == 0 else 0
-            if quiet >= 2:
+            if self.dce_in >= want:
+                self.emu.loop.call(lambda: None, timeout=5)     # its handling is done
                 return True
-            time.sleep(0.002)
+            time.sleep(0.001)
         return False
 
     def _write(self, data: bytes, res: BatchResult) -> None:
