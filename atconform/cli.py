@@ -6,6 +6,8 @@
     atconform purposes [--model MODEL]         list generated test purposes (every family by default)
     atconform ics --model MODEL [--out FILE]   write a full ICS from the spec, with comments
     atconform allure [--results DIR] [--report JSON] [--out DIR]   render allure-results with Allure 3
+    atconform check TRANSCRIPT --model MODEL [--out DIR]   judge a capture offline (terminal paste,
+                      logger dump, the suite's transcripts) -> DIR/compliance.{json,html}
 
 ``emulate`` prints ``PTY /dev/pts/N`` (or ``TCP host:port``) as its first stdout line and
 serves until SIGINT or SIGTERM (contract in DESIGN.md). It binds loopback only unless
@@ -173,6 +175,52 @@ def _allure(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from atconform.check import check_capture
+    from atconform.errors import BadInput
+    from atconform.report import build_report, write_report_files
+    from atconform.report.writer import atomic_write_text
+
+    def fail(msg: str) -> int:
+        print(f"atconform check: {' '.join(str(msg).split())}", file=sys.stderr)
+        return 2
+
+    try:
+        family = _spec(args.model)
+    except BadInput as e:
+        return fail(f"bad spec {e}")
+    try:
+        data = Path(args.transcript).read_bytes()
+    except OSError as e:
+        return fail(f"cannot read {args.transcript}: {e.strerror or e}")
+    result = check_capture(family, data)
+    for no, why in result.unreadable:
+        print(f"{args.transcript}:{no}: {why}", file=sys.stderr)
+    if not result.lines:
+        return fail(f"{args.transcript}: nothing to check (no line could be read as a capture)")
+    records = result.records(family, str(args.transcript))
+    report = build_report(records, skipped_lines=len(result.unreadable))
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / "results.jsonl", "".join(json.dumps(r) + "\n" for r in records))
+        json_path, html_path = write_report_files(report, out)
+    except OSError as e:
+        return fail(f"cannot write to {out}: {e.strerror or e}")
+    for v in result.verdicts:
+        if v.verdict in ("fail", "error"):
+            print(f"{args.transcript}:{v.no}: {v.verdict}: {v.reason}")
+    c = report["counts"]
+    print(f"{args.transcript}: {len(result.verdicts)} verdicts: "
+          + ", ".join(f"{n} {k}" for k, n in c.items() if n) + f" ({len(result.unreadable)} line(s) not read)")
+    print(f"wrote {json_path}")
+    print(f"wrote {html_path}")
+    return 1 if c.get("fail") or c.get("error") else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["report"]:
@@ -206,7 +254,17 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--history", default="reports/allure-history.jsonl",
                    help="history file kept across runs for trends (default reports/allure-history.jsonl)")
     a.add_argument("--allure", metavar="CMD", help="the Allure 3 command (default: .allure/, $ATCONFORM_ALLURE, PATH)")
+    k = sub.add_parser("check", help="judge a captured AT transcript offline with the spec (see atconform check -h)",
+                       description="Judge a capture from a lab or the field (a terminal paste, a logger dump "
+                       "with timestamps, the suite's own transcripts) with the suite's engine and spec. "
+                       "Exit 0: every verdict pass or skipped; 1: a fail; 2: unreadable input.")
+    k.add_argument("transcript", help="the capture file")
+    k.add_argument("--model", required=True, choices=families.models())
+    k.add_argument("--out", default="reports/check", help="where results.jsonl and compliance.{json,html} go "
+                                                           "(default reports/check)")
     args = ap.parse_args(argv)
+    if args.cmd == "check":
+        return _check(args)
     if args.cmd == "allure":
         return _allure(args)
     if args.cmd == "ics":
