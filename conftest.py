@@ -4,4 +4,4 @@
 pty; `pytest --port DEVICE --model MODEL` runs them against a modem on a serial port.
 """
 pytest_plugins = ["fixtures.options", "fixtures.modem", "fixtures.peers",
-                  "fixtures.ics", "fixtures.reporting"]
+                  "fixtures.ics", "fixtures.reporting", "fixtures.progress"]

@@ -227,3 +227,23 @@ def test_run_bad_ics_stops_in_one_line(tmp_path, content, why):
     assert proc.returncode == 2
     lines = [x for x in (proc.stdout + proc.stderr).splitlines() if "bad --ics file" in x]
     assert len(lines) == 1 and why in lines[0], proc.stdout + proc.stderr
+
+
+SUITES = [m for m in MODELS if (REPO / "suites" / m / "test_generated.py").exists()]
+
+
+@pytest.mark.parametrize("model", SUITES)
+def test_run_every_family_one_command_absent_is_exactly_its_purposes(model, tmp_path):
+    """Every family with a generated suite: its ICS with the last command that has
+    purposes declared absent gives not applicable for exactly that command's purposes."""
+    fam = load_family(model)
+    purposes = generate(fam)
+    target = [p.command for p in purposes if not p.skip][-1]
+    data = yaml.safe_load(default_ics_text(fam))
+    data["commands"][target]["supported"] = False
+    path = tmp_path / f"{model}.ics.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    proc, verdicts, _ = run_suite(tmp_path, "--ics", str(path), f"suites/{model}/test_generated.py")
+    na = {k for k, v in verdicts.items() if v[0] == "not applicable"}
+    assert na == {p.id for p in purposes if p.command == target}, proc.stdout[-2000:]
+    assert all(f"commands.{target}.supported: false" in verdicts[k][1] for k in na)

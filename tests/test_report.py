@@ -369,3 +369,56 @@ def test_main_report_errors_return_2(tmp_path, capsys):
     assert main_report(["--diff", str(bogus), str(bogus)]) == 2
     assert main_report(["--no-such-option"]) == 2
     capsys.readouterr()
+
+
+# --------------------------------------------------------------------------- progress
+
+
+def test_progress_line_says_what_the_purpose_waits_for():
+    """atconform/progress.py: a command pending for 12 s of its 150 s gets one line; before
+    AFTER s, or once its final came, none."""
+    from types import SimpleNamespace
+
+    from atconform.protocol.engine import Transaction
+    from atconform.spec import load_family
+    from atconform.progress import AFTER, waiting_line
+
+    fam = load_family("bg96")
+    line = "AT+QIACT=1"
+    from atconform.protocol.engine import AtEngine
+    _, match = AtEngine(fam).command(line)
+    ch = SimpleNamespace(family=fam, _current=Transaction(line, match, 100.0))
+    assert waiting_line("BG96/QIACT/WRITE/x", ch, 100.0 + AFTER - 1) is None
+    assert waiting_line("BG96/QIACT/WRITE/x", ch, 112.0) == (
+        "atconform: BG96/QIACT/WRITE/x: AT+QIACT=1 waiting for its final result code, 12 s of at most 150 s "
+        "(138 s left)")
+    ch._current = None
+    assert waiting_line("p", ch, 200.0) is None
+
+
+def test_progress_on_a_real_time_port_run(tmp_path):
+    """pytest --port against an emulator whose AT+QICLOSE answers after 7 s prints the
+    progress line; the virtual-clock default run prints none."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    if os.environ.get("ATCONFORM_E2E_INNER"):
+        pytest.skip("inside an end-to-end run")
+    repo = Path(__file__).resolve().parents[1]
+    plan = tmp_path / "faults.yaml"
+    plan.write_text("seed: 1\nfaults:\n  - {kind: delayed_final, command: \"+QICLOSE\", delay: 7, times: 1}\n")
+    emu = subprocess.Popen([sys.executable, "-m", "atconform", "emulate", "--model", "bg96", "--pty",
+                            "--faults", str(plan)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        pty = emu.stdout.readline().split()[1]
+        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-s",
+               "--reports", str(tmp_path / "r"), "-o", "addopts=-ra", "--port", pty, "--model", "bg96",
+               "suites/bg96/test_generated.py", "-k", "QICLOSE/WRITE/connectID/min"]
+        env = {**os.environ, "ATCONFORM_E2E_INNER": "1"}
+        proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=300, env=env)
+    finally:
+        emu.send_signal(signal.SIGTERM)
+        emu.wait(10)
+    assert "AT+QICLOSE=0 waiting for its final result code" in proc.stdout, proc.stdout[-3000:]
+    assert "s of at most 10 s" in proc.stdout
