@@ -327,6 +327,11 @@ class Dce:
             return
         self.output(self._eol + self.fr.prompt.encode())
 
+    def match_settings(self) -> dict | None:
+        """The module settings (``Family.settings``) in force, which select the variant a
+        line is read by (GSM AT+QISEND=<n>: a length or an index); None: none kept."""
+        return None
+
     def s4_ends_line(self) -> bool:
         """Whether an S4 right after S3 belongs to the command line (V.250 §5.2.1); a
         family plants its defect here."""
@@ -393,7 +398,7 @@ class Dce:
             self._s_parameter(int(sm.group(1)), sm.group(2) or "=", sm.group(3) or "")
             return
         try:
-            m = match_line(self.family, body)
+            m = match_line(self.family, body, self.match_settings())
         except UnknownCommand:
             self.current = None
             self.invalid(None)

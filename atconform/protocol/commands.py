@@ -277,9 +277,13 @@ class SettingsTracker:
             return (name, None)
         return (name, (values or {}).get(s.per, self.get(s.per)))
 
-    def get(self, name: str) -> Any:
-        """The value of setting ``name`` in force now. Raises KeyError for an unknown name."""
-        return self._values.get(self._key(name), self.family.setting(name).default)
+    def get(self, name: str, per: Any = None) -> Any:
+        """The value of setting ``name`` in force now; ``per``: its copy for that value of
+        the setting it is kept per (GSM: AT+QIMUX of context 1 while context 0 is in
+        the foreground). Raises KeyError for an unknown name."""
+        s = self.family.setting(name)
+        key = self._key(name) if per is None or s.per is None else (name, per)
+        return self._values.get(key, s.default)
 
     def current(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -742,8 +742,9 @@ class Framer:
         """Start expecting the pending command's follow lines after its success final;
         seconds within which the first must come, or None."""
         p = self.pending
-        if (p is None or not p.follow or result is None or result.kind != "ok"
-                or (p.echo_expected and not p.echo_seen)):
+        # (whatever the framer believes of echo: a line it could not read, ATE"A", may have
+        # left that belief wrong, and a missed follow line would be an undeclared URC)
+        if p is None or not p.follow or result is None or result.kind != "ok":
             return None
         self._following = _Following(p.follow)
         return p.follow[0].max_time
