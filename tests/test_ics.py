@@ -251,3 +251,19 @@ def test_run_every_family_one_command_absent_is_exactly_its_purposes(model, tmp_
     assert na == {p.id for p in purposes if p.command == target}, proc.stdout[-2000:]
     assert len(verdicts) > len(na) or len({p.command for p in purposes}) == 1
     assert all(f"commands.{target}.supported: false" in verdicts[k][1] for k in na)
+
+
+def test_run_ics_declarations_reach_the_family_session(tmp_path):
+    """GV500's ICS says the unit NACKs bad input; the emulator stays silent: the bad-input
+    purposes fail, naming the declaration. The same name declared otherwise in the IXIT
+    stops the run in one line."""
+    path = write_ics(tmp_path, "queclink_gv500", lambda t: t.replace('bad_input_reply: "silent"',
+                                                                     'bad_input_reply: "nack"'))
+    proc, verdicts, _ = run_suite(tmp_path, "--ics", str(path), "suites/queclink_gv500/test_generated.py",
+                                  "-k", "seq/too-short")
+    assert verdicts and all(v[0] == "fail" and "nack" in v[1] for v in verdicts.values()), verdicts
+    ixit = tmp_path / "lab.yaml"
+    ixit.write_text("ics: {bad_input_reply: silent}\n")
+    proc, _, _ = run_suite(tmp_path, "--ics", str(path), "--ixit", str(ixit), "suites/queclink_gv500/test_generated.py")
+    assert proc.returncode == 2
+    assert [x for x in (proc.stdout + proc.stderr).splitlines() if "declarations.bad_input_reply" in x]
