@@ -6,13 +6,16 @@ Pipeline::
     report = build_report(records, skipped_lines=bad)        # plain JSON-able dict
     html = render_html(report)                               # one HTML document
     write_reports("reports/results.jsonl", "reports/")      # both files, atomically
-    diff_reports(old_report, new_report)                     # run-to-run changes
+    diff_reports(old_report, new_report)                     # firmware-to-firmware changes
+    render_diff_html(diff)                                   # ... as one HTML page (diff.py)
+    evaluate(load_gate("gate.yaml"), report, baseline)       # quality gate breaches (gate.py)
+    generate("allure-results", report, "reports/allure")     # Allure 3 single file (allure.py)
 
 ``main_report(argv)`` implements the ``atconform report`` command line.
 """
 from .builder import SCHEMA, VERDICTS, build_report, run_complete
 from .cli import main_report
-from .diff import diff_reports, format_diff
+from .diff import diff_reports, format_diff, render_diff_html
 from .loader import load_records
 from .render import render_html
 from .writer import atomic_write_text, write_report_files, write_reports
@@ -24,6 +27,7 @@ __all__ = [
     "build_report",
     "diff_reports",
     "format_diff",
+    "render_diff_html",
     "load_records",
     "main_report",
     "render_html",
