@@ -92,9 +92,8 @@ def _read(path: Path) -> dict[str, Any]:
         raise BadInput(path, [("", why[len(str(path)) + 2:] if why.startswith(str(path)) else why)]) from None
 
 
-def _gate(args, report: dict[str, Any], baseline: dict[str, Any] | None) -> int:
-    """Print the breaches of --gate; 1 if any, 0 if none. Raises BadInput."""
-    gate = load_gate(args.gate)
+def _gate(args, gate, report: dict[str, Any], baseline: dict[str, Any] | None) -> int:
+    """Print the breaches of ``gate`` (read from --gate); 1 if any, 0 if none. Raises BadInput."""
     if baseline is None and gate.baseline:
         baseline = _read(Path(gate.baseline))
     try:
@@ -135,6 +134,11 @@ def main_report(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(args) -> int:
+    gate = None
+    if args.gate:       # checked before anything is written
+        gate = load_gate(args.gate)
+        if gate.rules.no_new_failures and not gate.baseline and not args.diff:
+            raise BadInput(args.gate, [("rules.no_new_failures", "needs a baseline (gate baseline: or --diff OLD NEW)")])
     if args.diff:
         if args.jsonl is not None or args.waivers:
             return _err("--diff takes no JSONL or --waivers (see atconform report -h)")
@@ -156,8 +160,8 @@ def _main(args) -> int:
             sys.stdout.write(format_diff(diff))
             print(f"wrote {out / 'diff.html'}")
             print(f"wrote {out / 'diff.json'}")
-        if args.gate:
-            return _gate(args, new, old)
+        if gate is not None:
+            return _gate(args, gate, new, old)
         return 1 if has_changes(diff) else 0
 
     if args.json:
@@ -182,6 +186,6 @@ def _main(args) -> int:
     print(f"wrote {json_path}")
     print(f"wrote {html_path}")
     print(_summary(report))
-    if args.gate:
-        return _gate(args, report, None)
+    if gate is not None:
+        return _gate(args, gate, report, None)
     return 0
