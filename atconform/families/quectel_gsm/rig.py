@@ -11,6 +11,7 @@ from atconform.emulator.faults import FaultPlan
 from atconform.families import get
 from atconform.ixit import Ixit, Peer
 from atconform.peers import DnsServer, TcpEcho, UdpEcho, shared_loop
+from atconform.protocol.engine import check_urc
 from atconform.session import Resolver
 from atconform.spec import load_family
 from atconform.transport.channel import Channel
@@ -42,7 +43,17 @@ class GsmRig:
         ixit = Ixit()
         self.modem = get(MODEL).session_class()(self.channel, self.family, ixit, Resolver(ixit, self.peers),
                                                 power_cycle=self.emulator.power_cycle)
+        self.urc_problems: list[str] = []
+        self.channel.add_urc_listener(lambda u: self.urc_problems.extend(check_urc(self.family, u)))
+        self.channel.add_problem_listener(
+            lambda ev: self.urc_problems.append(f"unparseable line from the DCE {ev.text!r}: {ev.reason}"))
         self.modem.sync()
+
+    def take_urc_problems(self) -> list[str]:
+        """Every URC that broke the spec and every line the framer could not read since the
+        last call (what the suites' DCE output monitor reports)."""
+        out, self.urc_problems = self.urc_problems, []
+        return out
 
     def verdict(self, fn, *args) -> tuple[str, str]:
         """Run ``fn(*args)``: ("pass", ""), ("fail", why) or ("inconclusive", why)."""

@@ -1030,7 +1030,7 @@ class Gsm(GeneralCommands, Dce):
         sloppy = self.defect("escape-guard-ignored")
         plain = bytearray()
         for b in data:
-            if b == PLUS and detect and dm.plus < 3 and not plain and (
+            if b == PLUS and detect and dm.plus < 3 and (not plain or sloppy) and (
                     (dm.plus == 0 and (now - dm.last_rx >= guard or sloppy))
                     or (dm.plus > 0 and (now - dm.plus_last < gap or sloppy))):
                 dm.plus += 1
