@@ -37,18 +37,27 @@ CHECKED_BY = {
     "server-accepts-beyond-max": ("test_multiple_server_max_clients", "3.4/multiple-server-max-clients"),
     "dns-bypassed": ("test_qidnsgip", "8.2/qidnsgip"),
 }
+INTEGRITY = REPO / "suites" / "quectel_gsm" / "test_integrity.py"
+# a defect every integrity test must catch: (test function, purpose id)
+CAUGHT_BY_ALL = {
+    "rx-drops-a-byte": [("test_one_mebibyte_ipd_headers", "5.3.1/integrity-ipd"),
+                        ("test_one_mebibyte_multiplexed", "3.3/integrity-receive"),
+                        ("test_one_mebibyte_qird", "5.3.2/integrity-qird"),
+                        ("test_one_mebibyte_transparent", "4/integrity-transparent")],
+}
 
 if os.environ.get("ATCONFORM_E2E_INNER"):
     pytest.skip("inside an end-to-end run", allow_module_level=True)
 
 
 def test_every_planted_defect_has_a_scenario():
-    assert set(CHECKED_BY) == set(BEHAVIOUR_DEFECTS)
+    assert set(CHECKED_BY) | set(CAUGHT_BY_ALL) == set(BEHAVIOUR_DEFECTS)
 
 
-def run(tmp_path, test_name, defects=None):
+def run(tmp_path, test_name, defects=None, path=SCENARIOS):
+    names = [test_name] if isinstance(test_name, str) else test_name
     args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=-ra",
-            f"--reports={tmp_path / 'reports'}", f"{SCENARIOS}::{test_name}"]
+            f"--reports={tmp_path / 'reports'}", *(f"{path}::{t}" for t in names)]
     if defects:
         path = tmp_path / "defects.yaml"
         path.write_text(yaml.safe_dump({"behaviour": defects}))
@@ -66,3 +75,12 @@ def test_scenario_fails_with_planted_defect(defect, tmp_path):
     r = results[f"QUECTEL_GSM/SCENARIO/{pid}"]
     assert r["verdict"] == "fail", (defect, r["verdict"], r["reason"], proc.stdout[-2000:])
     assert proc.returncode == 1
+
+
+@pytest.mark.parametrize("defect", sorted(CAUGHT_BY_ALL))
+def test_every_integrity_test_fails_with_planted_defect(defect, tmp_path):
+    cases = CAUGHT_BY_ALL[defect]
+    proc, results = run(tmp_path, [t for t, _ in cases], [defect], path=INTEGRITY)
+    for _, pid in cases:
+        r = results[f"QUECTEL_GSM/SCENARIO/{pid}"]
+        assert r["verdict"] == "fail", (defect, pid, r["verdict"], r["reason"])

@@ -25,6 +25,7 @@ BEHAVIOUR_DEFECTS: dict[str, str] = {
     "dns-bypassed": "AT+QIDNSGIP answers from the host's resolver, not the configured DNS servers (§8.2)",
     "ato-no-connect": "ATO answers NO CARRIER although a transparent connection is open (§4.1 L389)",
     "ipd-header-missing": "with AT+QIHEAD=1 received data comes without its IPD header (§5.3.1 L530)",
+    "rx-drops-a-byte": "one received byte is lost at the 512 KiB mark of a connection, whatever the data path",
 }
 
 

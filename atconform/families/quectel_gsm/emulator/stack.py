@@ -35,6 +35,7 @@ class Connection:
     sock: socket.socket | None = None
     state: str = "CONNECTING"             # +QISTATE <conn_state>: CONNECTING, CONNECTED, CLOSING
     sent: int = 0
+    received: int = 0
     lost: int = 0                         # bytes "sent" into a dead (half-open) link
     rx: bytearray = field(default_factory=bytearray)                       # QINDI / transparent hold
     datagrams: list[bytes] = field(default_factory=list)                  # UDP held for AT+QIRD
