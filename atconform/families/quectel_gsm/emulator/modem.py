@@ -660,6 +660,10 @@ class Gsm(GeneralCommands, Dce):
             self.final("CLOSE OK")
             return
         conn = ctx.client()
+        if conn is None and ctx.served() is not None:
+            self._drop(ctx, ctx.served())            # §4.2 L435: the one connection there is
+            self.final("CLOSE OK")
+            return
         if conn is None:
             self.error()                             # reading: nothing to close
             return
@@ -878,7 +882,10 @@ class Gsm(GeneralCommands, Dce):
         AT+QISRVC chose (§3.2)."""
         if self.mux(ctx.cid):
             return ctx.conns.get(index)
-        return ctx.served() if self.get("srvc") == 2 else ctx.client()
+        # reading (§4.2 L430: AT+QISACK with only the server side open, no AT+QISRVC): the
+        # side AT+QISRVC chose, else the one connection there is
+        first, other = (ctx.served(), ctx.client()) if self.get("srvc") == 2 else (ctx.client(), ctx.served())
+        return first or other
 
     def _start_send(self, index: int | None, length: int | None) -> None:
         conn = self._target(self.fg, index)
