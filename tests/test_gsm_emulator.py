@@ -107,3 +107,22 @@ def test_the_stack_state_machine_refuses_an_arrow_the_figure_lacks():
     with pytest.raises(IllegalStackTransition, match="not allowed in 'IP INITIAL'"):
         ctx.fire("+QIACT")
     assert ctx.fire("+QIREGAPP") == "IP START"
+
+
+def test_escape_needs_under_20_ms_between_the_plus_signs(rig):
+    """L369: "the interval time between each '+' MUST be less than 20 ms": '+' 30 ms apart
+    are data; the same three in one go, with 500 ms of silence around, leave data mode."""
+    m = rig.modem
+    m.step("setting:mode=1", {})
+    m.open(0, "TCP", rig.echo.host, rig.echo.port, strict=True)
+    clock = rig.clock
+    clock.sleep(0.6)
+    for _ in range(3):
+        rig.channel.write(b"+")
+        clock.sleep(0.03)
+    clock.sleep(0.6)
+    assert rig.channel.read_data(3, 5) == b"+++"          # echoed back: it was data
+    assert rig.channel.engine.framer.data_mode
+    m.escape_data_mode()                                   # in one write: OK
+    assert not rig.channel.engine.framer.data_mode
+    assert m.at("AT").ok
