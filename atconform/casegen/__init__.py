@@ -380,7 +380,75 @@ def _write_cases(family: Family, cmd: Command, form: Form, v: Variant, multi: bo
             out.append(Purpose("/".join([_pid(family, cmd, *prefix), "too-many"]), kind="write-error",
                                label="too-many", args=extra,
                                title=f"{name}{op} with one parameter too many {_rejected(family)}", **bad_common))
+    out.extend(_rule_cases(family, cmd, form, v, prefix, values0, common))
     return out
+
+
+def _rule_cases(family: Family, cmd: Command, form: Form, v: Variant, prefix: list[str],
+                values0: dict, common: dict) -> list[Purpose]:
+    """Purposes from the command's cross-parameter rules (:class:`Constraint`), under
+    ``.../rule/<name>``: a line with a ``requires`` parameter missing, or with a
+    ``forbids`` parameter given, gets ERROR (each first proven invalid under the spec
+    only because of the rule); a ``state`` rule's line, sent once that state holds, is
+    refused (``refused_with`` field values, else an error result)."""
+    out: list[Purpose] = []
+    fields = [f.name for f in _fields_of(v)]
+    name, op = _line_name(cmd, family), "?" if form.kind is FormKind.read else "="
+    # bad lines need no precondition but the settings that make them bad
+    bad = {**common, "preconditions": tuple(s for s in common["preconditions"] if s.startswith("setting:"))}
+    for c in cmd.constraints:
+        when = {k: (w[0] if isinstance(w, list) else w) for k, w in c.when.items()}
+        if any(k not in fields for k in when) or any(v.when.get(k, w) != w for k, w in when.items()):
+            continue
+        pid = "/".join([_pid(family, cmd, *prefix), "rule", c.name])
+        if c.requires and set(c.requires) <= set(fields):
+            # the rule's trigger and the syntax's mandatory fields only: the line parses,
+            # and lacks what the rule requires
+            keep = set(_mandatory(v)) | set(when)
+            vals = {k: val for k, val in _example_values(cmd, v, {**values0, **when}).items()
+                    if k in keep and k not in c.requires}
+            args = _render_all_optional(cmd, v, vals)
+            if args is not None and _rule_alone_rejects(cmd, form, v, args):
+                out.append(Purpose(pid, kind="write-error", label=f"rule/{c.name}", args=args,
+                                   title=f"{name}{op} breaking rule {c.name} (L{c.line}: {c.quote}) "
+                                         f"{_rejected(family)}", **bad))
+        if c.forbids and set(c.forbids) & set(fields):
+            args = _render_all_optional(cmd, v, _example_values(cmd, v, {**values0, **when}))
+            if args is not None and _rule_alone_rejects(cmd, form, v, args):
+                out.append(Purpose(pid, kind="write-error", label=f"rule/{c.name}", args=args,
+                                   title=f"{name}{op} breaking rule {c.name} (L{c.line}: {c.quote}) "
+                                         f"{_rejected(family)}", **bad))
+        if c.state:
+            # the base values with the rule's trigger; else the trigger and the mandatory
+            # fields alone (other rules may forbid the rest: MPING <mode> 0)
+            keep = set(_mandatory(v)) | set(when)
+            vals = next((x for x in ({**values0, **when},
+                                     {k: val for k, val in {**values0, **when}.items() if k in keep})
+                         if _accepted_as_given(cmd, form, v, x)), None)
+            if vals is None:
+                continue
+            got = ", ".join(f"<{k}> {w}" for k, w in c.refused_with.items()) or "an error result"
+            out.append(Purpose(pid, kind="write-refused", label=f"rule/{c.name}", values=vals,
+                               title=f"{name}{op} in state {c.state} is refused with {got} "
+                                     f"(L{c.line}: {c.quote})",
+                               **{**common, "preconditions": common["preconditions"] + (c.state,)}))
+    return out
+
+
+def _accepted_as_given(cmd: Command, form: Form, v: Variant, values: dict) -> bool:
+    """``v`` takes the line of exactly ``values`` (placeholders as examples, the fields not
+    given left out)."""
+    given = {k: val for k, val in _example_values(cmd, v, values, lab_high=True).items() if k in values}
+    args = _render_all_optional(cmd, v, given)
+    m = match_args(cmd, form, args) if args is not None else None
+    return m is not None and m.ok and m.variant is v
+
+
+def _rule_alone_rejects(cmd: Command, form: Form, v: Variant, args: str) -> bool:
+    """``args`` parse by ``v``'s syntax with no problem, yet no variant accepts them: a
+    cross-parameter rule is what makes the line invalid."""
+    parsed = template_for(cmd, v.syntax).parse(args)
+    return parsed is not None and parsed.ok and not match_args(cmd, form, args).ok
 
 
 def _rejected(family: Family) -> str:
@@ -403,13 +471,16 @@ def _selects(cmd: Command, form: Form, v: Variant, values: dict, settings: dict 
     """True when ``values`` rendered through ``v`` are accepted by ``v`` itself (not by
     another variant first, under ``settings`` when given), placeholders standing for
     valid values."""
-    probe = _example_values(cmd, v, values)
+    probe = _example_values(cmd, v, values, lab_high=True)
     try:
         args = template_for(cmd, v.syntax).render(probe)
     except TemplateError:
         return False
     m = match_args(cmd, form, args, settings)
-    return m.ok and m.variant is v
+    # variants that share a line and differ only in how the DTE ends its data after the
+    # prompt (Fibocom HEX mode: Ctrl-Z, or the SENDTIME timer) are each selected by it
+    return m.ok and (m.variant is v or (m.variant.syntax == v.syntax and m.variant.data is not None
+                                        and v.data is not None))
 
 
 _EXAMPLE = {"ipv4": "10.0.0.1", "ipv6": "2001:db8::1", "ip": "10.0.0.1", "host": "example.com",
@@ -417,19 +488,24 @@ _EXAMPLE = {"ipv4": "10.0.0.1", "ipv6": "2001:db8::1", "ip": "10.0.0.1", "host":
             "port_pair": "1", "digits": "0", "timestamp": "20240101000000"}
 
 
-def _example_values(cmd: Command, v: Variant, values: dict) -> dict:
+def _example_values(cmd: Command, v: Variant, values: dict, lab_high: bool = False) -> dict:
     """``values`` with placeholders and gaps filled by valid examples (for proving a line
     valid or invalid under the spec)."""
     out = {}
     for f in (x.name for x in _fields_of(v)):
         p = cmd.param(f)
         val = values.get(f)
-        if isinstance(val, str) and "{" in val:
+        placeholder = isinstance(val, str) and "{" in val
+        if placeholder:
             val = None
         if val is None:
             if p.is_numeric:
                 vals = p.supported_values()
                 val = p.default if p.default is not None else (vals[0] if vals else 1)
+                if placeholder and lab_high and p.default is None and vals:
+                    # a lab value ({peer.tcp_echo.port}) stands for an ordinary one, never the
+                    # low end a variant may single out (Fibocom <remote_port> 0: listen)
+                    val = bounds(vals)[1]
             elif p.values:
                 val = p.values[0].value
             elif p.type.value in ("hexdigits", "digits") or (p.type.value == "string" and p.min_length and not p.quoted):

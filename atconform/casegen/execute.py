@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from atconform.casegen import Purpose
 from atconform.protocol.commands import build_line, response_templates
-from atconform.protocol.engine import Response
+from atconform.protocol.engine import Response, parse_info
 from atconform.session import ModemSession
 from atconform.spec.models import FormKind
 from atconform.spec.values import IntervalSet, reported_values
@@ -44,6 +44,8 @@ def run(p: Purpose, modem: ModemSession) -> Response | None:
             raise
         _cleanup(modem, p, {})
         return resp
+    if p.kind == "write-refused":
+        return _run_refused(p, modem)
     if p.kind == "write-error":
         for step in p.preconditions:      # only the settings that make the line bad
             modem.step(step, {})
@@ -85,10 +87,16 @@ def run(p: Purpose, modem: ModemSession) -> Response | None:
 def _data_kw(variant, values: dict) -> dict:
     """The payload a data command's purpose writes after ``>``: its fixed length of "x",
     or "test" and Ctrl-Z."""
+    # typed as two hex digits a byte when the variant says so (Variant.data_encoding)
+    enc = (lambda b: b.hex().upper().encode()) if variant.data_encoding == "hex" else (lambda b: b)
     if variant.data == "fixed":
-        return {"data": b"x" * int(values.get(variant.data_length, 0))}
+        return {"data": enc(b"x" * int(values.get(variant.data_length, 0)))}
     if variant.data == "ctrl_z":
-        return {"data": b"test", "ctrl_z": True}
+        return {"data": enc(b"test"), "ctrl_z": True}
+    if variant.data == "timer":
+        # no Ctrl-Z: the input ends when the module's timer (Variant.data_timer) runs out;
+        # wait the variant's own time (its line is another variant's too)
+        return {"data": enc(b"test"), "timeout": variant.max_response_time}
     return {}
 
 
@@ -99,6 +107,42 @@ def _leave_data_mode(modem: ModemSession, resp: Response) -> bool:
         modem.escape_data_mode()
         return True
     return False
+
+
+def _run_refused(p: Purpose, modem: ModemSession) -> Response:
+    """A line valid under the syntax, sent once the state a cross-parameter rule names
+    holds (``Constraint.state``): the DCE refuses it, with the rule's ``refused_with``
+    information-text values (Fibocom "+MIPSETS: 3") or an error result."""
+    fam = modem.family
+    cmd = fam.command(p.command)
+    form = cmd.form(p.form)
+    rule = next(c for c in cmd.constraints if f"rule/{c.name}" == p.label)
+    values = modem.resolver.values(p.values)
+    variant = next(v for v in form.variants if v.name == p.variant)
+    why = f"(L{rule.line}: {rule.quote})"
+    try:
+        for step in p.preconditions:
+            modem.step(step, values)
+        line = build_line(fam, cmd, FormKind(p.form), values, variant=variant)
+        resp = modem.answered(line)
+        if rule.refused_with:
+            modem.check(resp)
+            got: dict = {}
+            for i in range(len(resp.info)):
+                got.update(parse_info(resp, i))
+            bad = {k: got.get(k) for k, want in rule.refused_with.items() if got.get(k) != want}
+            if bad:
+                raise Deviation(f"{line} in state {rule.state}: {bad}, expected {rule.refused_with} {why}")
+        elif resp.final.kind not in ("error", "cme_error"):
+            raise Deviation(f"{line} in state {rule.state} got {resp.final.text}, expected an error result {why}")
+    except Exception:
+        try:
+            _cleanup(modem, p, values)
+        except Exception:
+            pass
+        raise
+    _cleanup(modem, p, values)
+    return resp
 
 
 def _check_range(modem, cmd, form, resp: Response, name: str) -> None:

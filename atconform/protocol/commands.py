@@ -231,6 +231,12 @@ def match_args(cmd: Command, form: Form, args: str, settings: Mapping[str, Any] 
         if parsed.problems:
             problems = problems or parsed.problems
             continue
+        # the manual's cross-parameter rules (Command.constraints): a line that breaks one
+        # is invalid under the spec, whatever its syntax allows
+        broken = [w for c in cmd.constraints if (w := c.broken_by(parsed.values))]
+        if broken:
+            problems = problems or broken
+            continue
         return Match(cmd, form, v, parsed.values, [], args)
     if not problems:
         problems = [f"{cmd.name}={args!r} matches no syntax of the {form.kind.value} form"]

@@ -104,6 +104,7 @@ class AtEngine:
         m = self.match(line)
         templates: list[tuple[Template, str | None]] = []
         entry = None
+        stages = 1
         if m is not None:
             variants = [m.variant] if m.variant is not None else m.form.variants
             for v in variants:
@@ -111,8 +112,10 @@ class AtEngine:
                     templates.append((tpl, r.payload.length_field if r.payload else None))
                 prompt = prompt or v.data is not None
                 entry = entry or v.data_mode_entry
+                stages = max(stages, v.stages)
         if isinstance(self.framer, Framer):
-            self.framer.command_sent(line, templates, prompt=prompt, known=m is not None, data_mode_entry=entry)
+            self.framer.command_sent(line, templates, prompt=prompt, known=m is not None, data_mode_entry=entry,
+                                     **({"stages": stages} if stages > 1 else {}))
         else:   # the delimited framer has no free text or data mode
             self.framer.command_sent(line, templates, prompt=prompt)
         if isinstance(self.framer, Framer):
@@ -245,7 +248,7 @@ class Problem(str):
     joins and prints as before); typed, it has ``clause`` (which rule: "final-result",
     "field", "info-template", "missing", "repeat", "payload-length", "echo",
     "unparseable", "free-text", "framing", "late-final", "no-final", "expected-success",
-    "expected-failure", "urc-unknown",
+    "expected-failure", "stages", "error-table", "urc-unknown",
     "urc-template", "urc-field"), ``line`` (the command line, "" for a URC) and ``text``
     (the DCE text concerned)."""
 
@@ -318,6 +321,7 @@ def check_response(family: Family, resp: Response, *, expect_success: bool | Non
             problems.append(Problem(f"{resp.line}: expected an error result, got {resp.final.text!r}",
                                     "expected-failure", resp.line, resp.final.text))
     problems += _check_result_index(resp, variant, success) + _check_follow(resp, m, variant)
+    problems += _check_stages(resp, variant, success) + _check_error_table(family, resp)
     templates = response_templates(m.command, m.form, variant)
     seen: dict[int, int] = {}
     for line in resp.info:
@@ -393,6 +397,33 @@ def _check_follow(resp: Response, m: Match, variant) -> list[Problem]:
                                        f"the command sent {m.values[name]!r}", "echo", resp.line, ev.text))
             break
     return out
+
+
+def _check_stages(resp: Response, variant, success: bool) -> list[Problem]:
+    """A two-stage answer (``Variant.stages``, OK ... OK) that succeeded closed each stage
+    with a success result code before its final."""
+    if variant.stages <= 1 or not success:
+        return []
+    got = sum(1 for i in resp.intermediate if i.result is not None and i.result.kind == "ok")
+    if got == variant.stages - 1:
+        return []
+    return [Problem(f"{resp.line}: {got} stage result code(s) before the final, the answer has "
+                    f"{variant.stages} stages (OK ... OK)", "stages", resp.line, resp.final.text)]
+
+
+def _check_error_table(family: Family, resp: Response) -> list[Problem]:
+    """A ``+CME ERROR: <err>``-style final carries a code of a table that result carries
+    (``ErrorTable.result``; tables overlap, so each is looked up by its own result).
+    Nothing to check when no table names the result."""
+    f = resp.final
+    if f is None or f.result is None or not f.result.prefix or not family.error_tables_of(f.result.text):
+        return []
+    code = f.code if f.code is not None else f.text[len(f.result.text):]
+    if family.error_entry(f.result.text, code) is not None:
+        return []
+    tables = ", ".join(t.name for t in family.error_tables_of(f.result.text))
+    return [Problem(f"{resp.line}: {f.text!r}: {code!r} is no code of the tables {f.result.text.strip()} "
+                    f"carries ({tables})", "error-table", resp.line, f.text)]
 
 
 def check_urc(family: Family, urc: UrcLine) -> list[Problem]:

@@ -86,8 +86,9 @@ class Final(Event):
 class Intermediate(Event):
     """A result code that does not end the pending command: a CONNECT of a command whose
     spec variant does not name it ``data_mode_entry`` (an AT+QFUPL-style fixed-size
-    upload, which returns to command mode by itself). The framer stays in command mode
-    and the command stays pending; the DTE may write its upload now."""
+    upload, which returns to command mode by itself), or the OK closing a stage of a
+    two-stage answer (``Variant.stages``, Fibocom HEX-mode AT+MIPSEND). The framer stays
+    in command mode and the command stays pending; the DTE may write its upload now."""
 
     text: str
     result: ResultCode | None
@@ -197,6 +198,7 @@ class Pending:
     data_mode_entry: str | None = None   # the result code that enters data mode (CONNECT)
     prompted: bool = False           # its '>' came: lines now may echo the data (AT+QISDE)
     echo_expected: bool = False      # echo was on when it was sent: its echo comes first
+    stages: int = 1                  # success finals still to come (Variant.stages)
     follow: tuple["FollowStep", ...] = ()   # lines after its success final (Variant.follow)
     reply_ends: bool = False         # its reply line ends it (final: []); then nothing is pending
 
@@ -326,6 +328,7 @@ class Framer:
         # module settings (Family.settings) in force, name -> value; None: unknown (every
         # URC shape possible). The engine sets it.
         self.settings: Callable[[], dict] | None = None
+        self._line_start = True        # the next bytes start a line (after S3 S4, or at the start)
         self._following: _Following | None = None
         # headers glued to their data (DataPayload.separator "", GSM IPD30TCP:<data>),
         # URCs that enter data mode (GSM CONNECT after REMOTE IP) and those that end it
@@ -357,15 +360,16 @@ class Framer:
     # -- DTE side notifications ----------------------------------------------------
     def command_sent(self, line: str, templates: Sequence[tuple[Template, str | None]] = (),
                      *, prompt: bool = False, known: bool = False,
-                     data_mode_entry: str | None = None) -> None:
+                     data_mode_entry: str | None = None, stages: int = 1) -> None:
         """The DTE wrote ``line`` (without S3). ``templates`` are the information-text
         templates of the command (with the payload length field, if any); ``known``: the
         spec has the command, so a line none of them matches is :class:`FreeText`, not
         its information text; ``prompt``: a ``>`` may come; ``data_mode_entry``: the
         result code (``CONNECT``) with which it enters transparent data mode (any other
-        CONNECT is an :class:`Intermediate`)."""
+        CONNECT is an :class:`Intermediate`); ``stages``: how many success result codes end
+        it (a two-stage answer, OK ... OK: the first is an :class:`Intermediate`)."""
         self.pending = Pending(line, tuple(templates), prompt, known=known, data_mode_entry=data_mode_entry,
-                               echo_expected=bool(self.echo))
+                               echo_expected=bool(self.echo), stages=stages)
         self._following = None
         self._track_settings(line)
 
@@ -432,10 +436,14 @@ class Framer:
             j = i + 1
             while j < len(up) and up[j] in "0123456789":
                 j += 1
-            if c == "V":
-                self.verbose = up[i + 1:j] != "0"
-            elif c == "E":
-                self.echo = up[i + 1:j] != "0"
+            if j < len(up) and not (up[j].isalpha() or up[j] in "+&@"):
+                break   # a malformed line ('ATE"A"', 'ATE1,1'): the DCE rejects it, nothing changes
+            # V.250 §5.3.1: an omitted value is 0; E and V take 0 or 1 (ATE2 is rejected)
+            value = up[i + 1:j] or "0"
+            if c == "V" and value in ("0", "1"):
+                self.verbose = value == "1"
+            elif c == "E" and value in ("0", "1"):
+                self.echo = value == "1"
             i = j
 
     # -- DCE bytes -----------------------------------------------------------------
@@ -465,6 +473,7 @@ class Framer:
             del buf[:i]
             self._scanned = 0
             self._discarding = False     # the over-long line ended at these separators
+            self._line_start = True      # a header: what follows is a line
             return _CONTINUE
         if self._prompt_space:
             # the space of "> " that arrived after the ">"
@@ -485,6 +494,14 @@ class Framer:
             self.pending.prompt = False
             self.pending.prompted = True
             return Prompt(self.fr.prompt)
+        if not self._line_start and not self._discarding and self._unframed():
+            # Family.unframed_data (Fibocom IPRFMT 1): bytes where no line starts (no S3 S4
+            # header before them) are received data, up to the next S3
+            k = buf.find(self._s3b)
+            data = bytes(buf if k < 0 else buf[:k])
+            del buf[:len(data)]
+            self._scanned = 0
+            return Data(data)
         end = self._line_end()
         if end < 0:
             if self._discarding:
@@ -513,6 +530,7 @@ class Framer:
             consumed += 1
         del buf[:consumed]
         self._scanned = 0
+        self._line_start = False
         if self._discarding:
             self._discarding = False     # the rest of an over-long line, already reported
             return _CONTINUE
@@ -688,6 +706,16 @@ class Framer:
             return True
         return any(t.matches(text) for t in self._declared)
 
+    def _unframed(self) -> bool:
+        """Data with no header may come now: the family has unframed data
+        (``Family.unframed_data``) under the settings in force, and no echo of the pending
+        command is due (its echo has no header either)."""
+        uf = self.family.unframed_data
+        if uf is None or self.settings is None or not settings_hold(uf.settings, self.settings()):
+            return False
+        p = self.pending
+        return not (p is not None and not p.echo_seen and self._buf.startswith(p.line.encode("latin-1")[:len(self._buf)]))
+
     def _urc_prefixed(self, text: str, p: Pending) -> bool:
         """``text`` starts with one of ``framing.urc_prefixes`` that is not the pending
         command's own information-text prefix."""
@@ -730,6 +758,13 @@ class Framer:
             if p is None or p.data_mode_entry is None or p.data_mode_entry != result.text:
                 return Intermediate(text, result)
             self._to("connect")
+        p = self.pending
+        if (result is not None and result.kind == "ok" and p is not None and p.stages > 1
+                and not (p.echo_expected and not p.echo_seen)):
+            # a stage of a two-stage answer (Variant.stages: OK, +MIPPUSH, +MIPSEND, OK): the
+            # command stays pending; an error result would end it at once
+            p.stages -= 1
+            return Intermediate(text, result)
         ev = Final(text, result, code, framing, index, self._follow_after(result))
         p = self.pending
         if not (p is not None and p.echo_expected and not p.echo_seen):
@@ -772,6 +807,7 @@ class Framer:
         if self._need:
             return None if not self._buf else _CONTINUE
         owner = self._payload_owner
+        self._line_start = False
         self._need = None
         self._payload_owner = None
         self._to("payload_done")

@@ -106,6 +106,16 @@ class Parameter(_Model):
     quoted: bool | None = None
     secret: bool = False          # redacted in transcripts (APN passwords)
     notes: str | None = None
+    # seconds per unit of the value, where the value is a time: 0.1 for the manual's
+    # "<min_TO> ... Default: 5*100ms" (value 5), 0.001 for milliseconds, 1 for seconds
+    scale: float | None = Field(None, gt=0)
+
+    def seconds(self, value: int | float) -> float:
+        """``value`` of this time parameter in seconds (``value * scale``). Raises
+        ValueError when the parameter has no ``scale``."""
+        if self.scale is None:
+            raise ValueError(f"<{self.name}> is not a time (no scale)")
+        return value * self.scale
 
     @model_validator(mode="after")
     def _consistent(self) -> "Parameter":
@@ -171,6 +181,9 @@ class ErrorTable(_Model):
     reported_as: str = Field(description="how the code reaches the DTE, e.g. '+QIGETERROR', '<err> in URC', '+CME ERROR'")
     source: Source
     codes: list[ErrorCode]
+    # the prefix result code that carries this table's codes ("+CME ERROR: "): tables
+    # whose numbers overlap (27.007 CME and 27.005 CMS) are told apart by it
+    result: str | None = None
 
     def text_of(self, code: int) -> str | None:
         for c in self.codes:
@@ -254,7 +267,7 @@ class Variant(_Model):
     description: str = ""
     responses: list[ResponseLine] = Field(default_factory=list)
     final: list[str] = Field(default_factory=lambda: ["OK", "ERROR"])
-    data: Literal["fixed", "ctrl_z"] | None = None
+    data: Literal["fixed", "ctrl_z", "timer"] | None = None
     data_length: str | None = None          # parameter that gives the payload length
     data_mode_entry: str | None = None      # the final (CONNECT) that enters data mode
     max_response_time: float | None = None  # seconds; overrides the command's
@@ -275,6 +288,18 @@ class Variant(_Model):
         if self.data_mode_entry is not None and self.data_mode_entry not in self.final:
             raise ValueError(f"data_mode_entry {self.data_mode_entry!r} is not one of final {self.final}")
         return self
+
+    # Two-stage answers (Fibocom HEX-mode AT+MIPSEND, 004 §1.2.1: OK, +MIPPUSH, +MIPSEND, OK):
+    # the number of success final result codes that end the command; every one before the
+    # last closes a stage and the command stays pending (an error result ends it at once)
+    stages: int = Field(1, ge=1)
+    # what the DTE types after the prompt: "raw" bytes, or "hex" (two hex digits a byte;
+    # a fixed ``data_length`` then counts bytes, 2n characters are typed)
+    data_encoding: Literal["raw", "hex"] = "raw"
+    # data: timer -- the input ends when the module setting (Family.settings) of this name,
+    # a time in seconds, has passed since the prompt; Ctrl-Z also ends it
+    data_timer: str | None = None
+    attributes: "Attributes | None" = None      # the variant's own attribute table
 
 
 class FormKind(str, enum.Enum):
@@ -332,6 +357,71 @@ class CaseHints(_Model):
     unterminated: bool = False
 
 
+class Attributes(_Model):
+    """A command's attribute table (Fibocom 004, each command's "Attributes": Pin
+    Restricted, Persistent, Sync Mode, Effect Immediately, Time of duration).
+
+    ``sync_mode`` False: the command's result follows its final OK (``Variant.follow``);
+    ``persistent``: its settings survive a power cycle; ``survives_pdp_deactivation``:
+    they survive the link going down (the manual's prose, not the table);
+    ``time_of_duration``: seconds, the table's "< 1s" as 1.0, used as the maximum
+    response time of the final result code when the command gives none; ``line``: the
+    table's line in the source document."""
+
+    pin_restricted: bool | None = None
+    persistent: bool | None = None
+    sync_mode: bool | None = None
+    effect_immediately: bool | None = None
+    time_of_duration: float | None = Field(None, gt=0)
+    survives_pdp_deactivation: bool | None = None
+    line: int | None = None
+    notes: str | None = None
+
+
+class Constraint(_Model):
+    """A cross-parameter rule the manual's text states (not its syntax table).
+
+    While the line's values match ``when`` (parameter -> value, or a list of values any
+    of which), every parameter of ``requires`` must be given and none of ``forbids``;
+    a line that breaks it is invalid under the spec (the command-line matcher rejects it,
+    the generator makes bad-input cases from it). ``state``: a precondition step
+    (``data_buffered:{socket_id}``) under which the DCE refuses the command, answering
+    with ``refused_with`` (information-text field -> value, e.g. MIPSETS <status> 3) or,
+    when that is empty, an error result. ``effect``: a rule on what the command does,
+    which the scenario suites check (nothing generated). ``quote``/``line``: the
+    manual's words and their line."""
+
+    name: str
+    when: dict[str, Any] = Field(default_factory=dict)
+    requires: list[str] = Field(default_factory=list)
+    forbids: list[str] = Field(default_factory=list)
+    state: str | None = None
+    refused_with: dict[str, Any] = Field(default_factory=dict)
+    effect: str | None = None
+    quote: str
+    line: int | None = None
+
+    def applies(self, values: dict[str, Any]) -> bool:
+        """``values`` (a line's typed values) bring this rule into force."""
+        for k, want in self.when.items():
+            got = values.get(k)
+            if got not in (want if isinstance(want, list) else [want]):
+                return False
+        return True
+
+    def broken_by(self, values: dict[str, Any]) -> str | None:
+        """Why ``values`` break the rule's ``requires``/``forbids``, or None."""
+        if not (self.requires or self.forbids) or not self.applies(values):
+            return None
+        missing = [p for p in self.requires if values.get(p) is None]
+        extra = [p for p in self.forbids if values.get(p) is not None]
+        if missing:
+            return f"rule {self.name}: " + ", ".join(f"<{p}>" for p in missing) + f" required ({self.quote})"
+        if extra:
+            return f"rule {self.name}: " + ", ".join(f"<{p}>" for p in extra) + f" not allowed ({self.quote})"
+        return None
+
+
 class Command(_Model):
     """An AT command: ``name`` as written after ``AT`` (``+QIOPEN``, ``E``, ``I``)."""
 
@@ -349,6 +439,8 @@ class Command(_Model):
     notes: str | None = None
     tcpip: bool = True                      # QIGETERROR reports its errors
     mandatory: bool = True                  # ICS: a conforming module must support it
+    attributes: Attributes | None = None    # the manual's attribute table (Fibocom)
+    constraints: list[Constraint] = Field(default_factory=list)  # cross-parameter rules
 
     def param(self, name: str) -> Parameter:
         for p in self.parameters:
@@ -566,6 +658,15 @@ class StateMachine(_Model):
         return states is None or state in states
 
 
+class UnframedData(_Model):
+    """Received data the DCE writes with no header and no line end (Fibocom
+    AT+GTSET="IPRFMT",1): under ``settings`` (Family.settings values) a run of bytes that
+    starts where no line starts (no S3 S4 header before it) is data, up to the next S3."""
+
+    settings: dict[str, Any]
+    notes: str | None = None
+
+
 class Family(_Model):
     """A modem family's whole spec: framing, result codes, commands, URCs, error tables."""
 
@@ -585,6 +686,7 @@ class Family(_Model):
     flow_chart: list[FlowChartRule] = Field(default_factory=list)
     ics: list[Declaration] = Field(default_factory=list)
     notes: str | None = None
+    unframed_data: UnframedData | None = None    # data with no header (Fibocom IPRFMT 1)
 
     @model_validator(mode="after")
     def _framer_can_read_it(self) -> "Family":
@@ -642,6 +744,20 @@ class Family(_Model):
                 return r
         return None
 
+    def error_tables_of(self, result: str) -> list[ErrorTable]:
+        """The error tables whose codes ``result`` (a prefix result code text such as
+        ``"+CME ERROR: "``) carries (``ErrorTable.result``); empty when no table says."""
+        return [t for t in self.error_tables if t.result == result]
+
+    def error_entry(self, result: str, code: int | str) -> ErrorCode | None:
+        """The code ``code`` (a number, or the verbose text of AT+CMEE=2) looked up in
+        the tables ``result`` carries only, so a CMS number never reads as a CME one."""
+        for t in self.error_tables_of(result):
+            for c in t.codes:
+                if c.code == code or (isinstance(code, str) and c.text.lower() == code.strip().lower()):
+                    return c
+        return None
+
     def max_response_time(self, command: Command, variant: Variant | None = None) -> float:
         """Seconds the DCE may take for the final result code (manual's value, else the
         family default, which for BG96 is Figure 1 note 1: 60 s)."""
@@ -649,6 +765,9 @@ class Family(_Model):
             return variant.max_response_time
         if command.max_response_time is not None:
             return command.max_response_time
+        for a in (variant.attributes if variant is not None else None, command.attributes):
+            if a is not None and a.time_of_duration is not None:
+                return a.time_of_duration     # the attribute table's "Time of duration"
         return self.timing.default_max_response_time
 
     def error_text(self, code: int) -> str | None:
