@@ -243,6 +243,7 @@ def match_args(cmd: Command, form: Form, args: str, settings: Mapping[str, Any] 
     return Match(cmd, form, None, {}, problems, args)
 
 
+
 # ------------------------------------------------------------------ module settings
 def settings_hold(required: Mapping[str, Any], current: Mapping[str, Any] | None) -> bool:
     """Whether ``current`` settings meet ``required`` (name -> value or list of values).

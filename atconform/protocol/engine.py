@@ -320,8 +320,8 @@ def check_response(family: Family, resp: Response, *, expect_success: bool | Non
         if expect_success is False and success:
             problems.append(Problem(f"{resp.line}: expected an error result, got {resp.final.text!r}",
                                     "expected-failure", resp.line, resp.final.text))
-    problems += _check_result_index(resp, variant, success) + _check_follow(resp, m, variant)
     problems += _check_stages(resp, variant, success) + _check_error_table(family, resp)
+    problems += _check_result_index(resp, variant, success) + _check_follow(resp, m, variant)
     templates = response_templates(m.command, m.form, variant)
     seen: dict[int, int] = {}
     for line in resp.info:
@@ -358,6 +358,33 @@ def check_response(family: Family, resp: Response, *, expect_success: bool | Non
         if n == 0 and success and not (rl.repeat or rl.optional):
             problems.append(Problem(f"{resp.line}: missing information text {rl.template!r}", "missing", resp.line))
     return problems
+
+
+def _check_stages(resp: Response, variant, success: bool) -> list[Problem]:
+    """A two-stage answer (``Variant.stages``, OK ... OK) that succeeded closed each stage
+    with a success result code before its final."""
+    if variant.stages <= 1 or not success:
+        return []
+    got = sum(1 for i in resp.intermediate if i.result is not None and i.result.kind == "ok")
+    if got == variant.stages - 1:
+        return []
+    return [Problem(f"{resp.line}: {got} stage result code(s) before the final, the answer has "
+                    f"{variant.stages} stages (OK ... OK)", "stages", resp.line, resp.final.text)]
+
+
+def _check_error_table(family: Family, resp: Response) -> list[Problem]:
+    """A ``+CME ERROR: <err>``-style final carries a code of a table that result carries
+    (``ErrorTable.result``; tables overlap, so each is looked up by its own result).
+    Nothing to check when no table names the result."""
+    f = resp.final
+    if f is None or f.result is None or not f.result.prefix or not family.error_tables_of(f.result.text):
+        return []
+    code = f.code if f.code is not None else f.text[len(f.result.text):]
+    if family.error_entry(f.result.text, code) is not None:
+        return []
+    tables = ", ".join(t.name for t in family.error_tables_of(f.result.text))
+    return [Problem(f"{resp.line}: {f.text!r}: {code!r} is no code of the tables {f.result.text.strip()} "
+                    f"carries ({tables})", "error-table", resp.line, f.text)]
 
 
 def _check_result_index(resp: Response, variant, success: bool) -> list[Problem]:
@@ -397,33 +424,6 @@ def _check_follow(resp: Response, m: Match, variant) -> list[Problem]:
                                        f"the command sent {m.values[name]!r}", "echo", resp.line, ev.text))
             break
     return out
-
-
-def _check_stages(resp: Response, variant, success: bool) -> list[Problem]:
-    """A two-stage answer (``Variant.stages``, OK ... OK) that succeeded closed each stage
-    with a success result code before its final."""
-    if variant.stages <= 1 or not success:
-        return []
-    got = sum(1 for i in resp.intermediate if i.result is not None and i.result.kind == "ok")
-    if got == variant.stages - 1:
-        return []
-    return [Problem(f"{resp.line}: {got} stage result code(s) before the final, the answer has "
-                    f"{variant.stages} stages (OK ... OK)", "stages", resp.line, resp.final.text)]
-
-
-def _check_error_table(family: Family, resp: Response) -> list[Problem]:
-    """A ``+CME ERROR: <err>``-style final carries a code of a table that result carries
-    (``ErrorTable.result``; tables overlap, so each is looked up by its own result).
-    Nothing to check when no table names the result."""
-    f = resp.final
-    if f is None or f.result is None or not f.result.prefix or not family.error_tables_of(f.result.text):
-        return []
-    code = f.code if f.code is not None else f.text[len(f.result.text):]
-    if family.error_entry(f.result.text, code) is not None:
-        return []
-    tables = ", ".join(t.name for t in family.error_tables_of(f.result.text))
-    return [Problem(f"{resp.line}: {f.text!r}: {code!r} is no code of the tables {f.result.text.strip()} "
-                    f"carries ({tables})", "error-table", resp.line, f.text)]
 
 
 def check_urc(family: Family, urc: UrcLine) -> list[Problem]:

@@ -198,9 +198,9 @@ class Pending:
     data_mode_entry: str | None = None   # the result code that enters data mode (CONNECT)
     prompted: bool = False           # its '>' came: lines now may echo the data (AT+QISDE)
     echo_expected: bool = False      # echo was on when it was sent: its echo comes first
-    stages: int = 1                  # success finals still to come (Variant.stages)
     follow: tuple["FollowStep", ...] = ()   # lines after its success final (Variant.follow)
     reply_ends: bool = False         # its reply line ends it (final: []); then nothing is pending
+    stages: int = 1                  # success finals still to come (Variant.stages)
 
 
 PayloadRule = Callable[[Urc, dict], "int | None"]
@@ -766,7 +766,6 @@ class Framer:
             p.stages -= 1
             return Intermediate(text, result)
         ev = Final(text, result, code, framing, index, self._follow_after(result))
-        p = self.pending
         if not (p is not None and p.echo_expected and not p.echo_seen):
             self.pending = None
         # else: with echo on, a final before the pending command's echo answers an earlier

@@ -198,7 +198,6 @@ class DataPayload(_Model):
     header is no line of its own, the framer finds it at the start of a line and takes the
     data right after its last character."""
 
-
     length_field: str
     separator: str = "\r\n"
 
@@ -244,8 +243,6 @@ class FollowLine(_Model):
         if self.data_mode_entry is not None and self.data_mode_entry not in [a.template for a in self.alternatives]:
             raise ValueError(f"data_mode_entry {self.data_mode_entry!r} is not one of the alternatives")
         return self
-
-
 
 
 class Variant(_Model):
