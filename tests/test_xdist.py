@@ -148,3 +148,10 @@ def test_family_scope():
     assert family_scope("suites/bg96/test_generated.py::test_purpose[BG96/QIACT/TEST/response]") == "bg96"
     assert family_scope("suites/queclink_gv500/test_scenarios.py::T::test_x") == "queclink_gv500"
     assert family_scope("suites/test_static_review.py::test_review[x]") is None
+
+
+def test_port_with_dist_load_is_refused(tmp_path):
+    _need_xdist()
+    proc, _, _ = run_suite(tmp_path, "-n", "2", "--dist", "load", "--port", "/dev/null", "--model", "bg96")
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "one worker owns the modem" in proc.stdout + proc.stderr
