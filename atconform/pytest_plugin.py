@@ -30,6 +30,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--waivers", metavar="FILE", action="append", default=[],
                 help="waivers YAML: known deviations reported as 'fail (waived)' until they expire")
     g.addoption("--gate", metavar="FILE", help="quality gate YAML: the run's exit status follows its rules")
+    g.addoption("--pool", metavar="FILE",
+                help="pool YAML of modems (name, model, port or 'emulator', ixit, ics, power): with pytest-xdist, "
+                     "one worker per modem runs its family's suite; a report per modem and reports/pool.html")
     g.addoption("--emulator-defects", metavar="FILE", help="YAML of defects to plant in the built-in emulator (self-tests)")
 
 
