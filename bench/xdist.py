@@ -50,13 +50,73 @@ def one_run(workers: int, extra: list[str]) -> dict:
             "output_tail": proc.stdout.splitlines()[-15:] if proc.returncode != 0 else None}
 
 
+POOL = """modems:
+  - {name: bg96-a, model: bg96}
+  - {name: bg96-b, model: bg96}
+  - {name: gv500, model: queclink_gv500}
+"""
+
+
+def timed(args: list[str]) -> tuple[float, int, dict]:
+    with tempfile.TemporaryDirectory(prefix="atconform-bench-pool-") as tmp:
+        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+               "-o", "addopts=-ra", "--reports", f"{tmp}/reports",
+               *[a.replace("{tmp}", tmp) for a in args]]
+        if any("{pool}" in a for a in args):
+            Path(tmp, "pool.yaml").write_text(POOL)
+            cmd = [a.replace("{pool}", f"{tmp}/pool.yaml") for a in cmd]
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        wall = time.perf_counter() - t0
+        totals = {}
+        for d in Path(tmp, "reports").iterdir():
+            if (d / "compliance.json").is_file():
+                r = json.loads((d / "compliance.json").read_text())
+                totals[d.name] = {"total": r.get("total"), "complete": r.get("complete")}
+    return wall, proc.returncode, totals
+
+
+def pool_main(rounds: int, out_path: str) -> int:
+    """A pool of three emulators (bg96, bg96, queclink_gv500; ``--pool``, 3 workers) vs the
+    three separate runs one after another; alternating; ratio pool / separate."""
+    sep, pool, rcs, totals = [], [], [], {}
+    for r in range(rounds):
+        for side in (("separate", "pool") if r % 2 == 0 else ("pool", "separate")):
+            if side == "pool":
+                wall, rc, t = timed(["--pool", "{pool}"])
+                pool.append(wall)
+                totals = t
+                rcs.append(rc)
+            else:
+                walls = [timed(["--model", m]) for m in ("bg96", "bg96", "queclink_gv500")]
+                sep.append(sum(w for w, _, _ in walls))
+                rcs += [rc for _, rc, _ in walls]
+            print(f"round {r + 1} {side:8}: {(pool if side == 'pool' else sep)[-1]:6.1f} s", flush=True)
+    med = {"separate": statistics.median(sep), "pool": statistics.median(pool)}
+    out = {"what": "pool of three emulators (bg96, bg96, queclink_gv500) under --pool (3 workers) "
+                   "vs the three separate runs one after another",
+           "machine": machine_info(), "git": git_info(), "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+           "rounds": rounds, "walls_s": {"separate": sep, "pool": pool}, "median_wall_s": med,
+           "ratio_pool_over_separate": med["pool"] / med["separate"], "returncodes": rcs, "pool_reports": totals}
+    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+    Path(out_path).write_text(json.dumps(out, indent=2) + "\n")
+    print(f"median wall: three separate runs {med['separate']:.1f} s, pool {med['pool']:.1f} s, "
+          f"ratio {out['ratio_pool_over_separate']:.3f}; written to {out_path}")
+    return 1 if any(rcs) or not all(v["complete"] for k, v in totals.items() if k != "reports") else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.xdist", description=__doc__.split("\n\n")[0])
     ap.add_argument("-n", "--workers", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=2, help="alternating pairs (default 2)")
     ap.add_argument("--out", default=str(RESULTS / "xdist.json"))
     ap.add_argument("pytest_args", nargs="*", help="extra pytest arguments (e.g. -k QIACT)")
+    ap.add_argument("--pool", action="store_true",
+                    help="instead: a pool of three emulators vs three separate runs (bench/results/xdist_pool.json)")
     args = ap.parse_args(argv)
+    if args.pool:
+        return pool_main(args.rounds, str(RESULTS / "xdist_pool.json") if args.out == str(RESULTS / "xdist.json")
+                         else args.out)
 
     sides: dict[str, list[dict]] = {"serial": [], "xdist": []}
     for r in range(args.rounds):
