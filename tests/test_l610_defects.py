@@ -35,6 +35,7 @@ CHECKED_BY = {
     "iprfmt2-encoded": S + "1.2.4/iprfmt",
     "sendtime-ignored": S + "1.2/hex-mode",
     "keepalive-ignored": S + "1.1.13/keepalive-on-wire",
+    "mipconf-lost-on-link-down": G + "MIPCONF/PERSIST/pdp-deactivation",
 }
 SCENARIO_TESTS = {
     "1.1.2/tcp-client": "test_tcp_client",

@@ -132,3 +132,14 @@ def test_urcs_built_from_the_tables(urc, text, settings):
     u = FAM.urc(urc)
     assert u.settings == settings
     assert template_for(u, u.template).parse(text).ok
+
+
+def test_persistence_purposes_from_the_attribute_tables():
+    """What survives a power cycle (Persistent) or the link going down (the prose), as
+    purposes: set values that differ from the defaults, the event, read them back."""
+    ps = {p.id: p for p in generate(FAM) if p.kind == "persistence"}
+    assert {"FIBOCOM_L610/MSDNS/PERSIST/power-cycle", "FIBOCOM_L610/MSDNS/PERSIST/pdp-deactivation",
+            "FIBOCOM_L610/MIPCONF/PERSIST/pdp-deactivation", "FIBOCOM_L610/MIPKEEPCONF/PERSIST/power-cycle"} <= set(ps)
+    conf = ps["FIBOCOM_L610/MIPCONF/PERSIST/pdp-deactivation"]
+    cmd = FAM.command("+MIPCONF")
+    assert all(conf.values[f] != cmd.param(f).default for f in ("retr_num", "min_to", "max_to", "max_close_delay"))

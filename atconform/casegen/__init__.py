@@ -71,6 +71,7 @@ def generate(family: Family) -> list[Purpose]:
             continue  # +++ has guard times, not a syntax: the scenario suites test it
         for form in cmd.forms:
             out.extend(_for_form(family, cmd, form))
+        out.extend(_persistence_cases(family, cmd))
     ids = [p.id for p in out]
     dup = {i for i in ids if ids.count(i) > 1}
     if dup:
@@ -433,6 +434,50 @@ def _rule_cases(family: Family, cmd: Command, form: Form, v: Variant, prefix: li
                                      f"(L{c.line}: {c.quote})",
                                **{**common, "preconditions": common["preconditions"] + (c.state,)}))
     return out
+
+
+# what happens between the write and the read of a persistence purpose (steps of the session)
+PERSISTENCE_EVENTS = {"power-cycle": ("power_cycle",), "pdp-deactivation": ("context_inactive", "context_active")}
+
+
+def _persistence_cases(family: Family, cmd: Command) -> list[Purpose]:
+    """From the command's attribute table (:class:`Attributes`): set values that differ
+    from the defaults, power-cycle the module (``persistent``) or take the link down and
+    up (``survives_pdp_deactivation``), read them back: kept when the attribute says they
+    survive, else gone (the default, or at least not the value set). Kind
+    "persistence", label the event; nothing when the read form prints none of the write
+    form's fields."""
+    a, write, read = cmd.attributes, cmd.form(FormKind.write), cmd.form(FormKind.read)
+    if a is None or write is None or read is None or cmd.casegen.skip:
+        return []
+    events = [(e, s) for e, s in (("power-cycle", a.persistent), ("pdp-deactivation", a.survives_pdp_deactivation))
+              if s is not None]
+    read_tpls = [template_for(cmd, r.template) for v in read.variants for r in v.responses]
+    read_fields = [f.name for t in read_tpls for f in t.fields]
+    for v in write.variants:
+        base, pre, clean, _, _ = _hints_for(cmd, v)
+        fields = [f.name for f in _fields_of(v)]
+        values = {k: base[k] for k in fields if base.get(k) is not None}
+        values.update(v.when)
+        # the read line's leading field names the entry (a socket id): it selects, it is not compared
+        keys = [t.fields[0].name for t in read_tpls if t.fields and t.fields[0].name in values]
+        compared = [f for f in fields if f in read_fields and f not in keys and f not in v.when]
+        for f in compared:
+            p = cmd.param(f)
+            vals = p.supported_values()
+            if p.is_numeric and vals and values.get(f) == p.default:
+                lo, hi = bounds(vals)
+                values[f] = hi if hi != p.default else lo     # a value the default cannot pass for
+        if not compared or not _accepted_as_given(cmd, write, v, values):
+            continue
+        c = _common(family, cmd)
+        name = _line_name(cmd, family)
+        return [Purpose(_pid(family, cmd, "PERSIST", event), form="write", kind="persistence", variant=v.name,
+                        label=event, values=dict(values), preconditions=pre, cleanup=clean,
+                        title=f"{name}= values {'survive' if kept else 'do not survive'} a {event.replace('-', ' ')} "
+                              f"(attributes table L{a.line}: <{'>, <'.join(compared)}> read back with {name}?)", **c)
+                for event, kept in events]
+    return []
 
 
 def _accepted_as_given(cmd: Command, form: Form, v: Variant, values: dict) -> bool:

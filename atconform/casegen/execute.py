@@ -46,6 +46,8 @@ def run(p: Purpose, modem: ModemSession) -> Response | None:
         return resp
     if p.kind == "write-refused":
         return _run_refused(p, modem)
+    if p.kind == "persistence":
+        return _run_persistence(p, modem)
     if p.kind == "write-error":
         for step in p.preconditions:      # only the settings that make the line bad
             modem.step(step, {})
@@ -143,6 +145,53 @@ def _run_refused(p: Purpose, modem: ModemSession) -> Response:
         raise
     _cleanup(modem, p, values)
     return resp
+
+
+def _run_persistence(p: Purpose, modem: ModemSession) -> Response:
+    """Set values, let the purpose's event happen (a power cycle, the link down and up:
+    ``PERSISTENCE_EVENTS``), read them back with the read form: the entry the read line's
+    leading field names (a socket id) keeps the values when the command's attribute
+    table says they survive, else shows the defaults (or at least not the values set)."""
+    from atconform.casegen import PERSISTENCE_EVENTS
+
+    fam = modem.family
+    cmd = fam.command(p.command)
+    a = cmd.attributes
+    kept = a.persistent if p.label == "power-cycle" else a.survives_pdp_deactivation
+    values = modem.resolver.values(p.values)
+    variant = next(v for v in cmd.form("write").variants if v.name == p.variant)
+    try:
+        for step in p.preconditions:
+            modem.step(step, values)
+        r = modem.answered(build_line(fam, cmd, FormKind.write, values, variant=variant))
+        modem.check(r, expect_success=True)
+        for step in PERSISTENCE_EVENTS[p.label]:
+            modem.step(step, values)
+        r = modem.answered(build_line(fam, cmd, FormKind.read))
+        modem.check(r, expect_success=True)
+        rows = [parse_info(r, i) for i in range(len(r.info))]
+        tpls = response_templates(cmd, cmd.form("read"), cmd.form("read").variants[0])
+        keys = [t.fields[0].name for t in tpls if t.fields and t.fields[0].name in values]
+        row = next((x for x in rows if all(x.get(k) == values[k] for k in keys)), None)
+        for f, want in values.items():
+            if f in keys or f in variant.when:
+                continue
+            got = None if row is None else row.get(f)
+            if kept and got != want:
+                raise Deviation(f"after a {p.label}: <{f}> reads {got!r}, set to {want!r}; the attribute table "
+                                f"(L{a.line}) says it survives")
+            default = cmd.param(f).default
+            if not kept and got is not None and (got == want or (default is not None and got != default)):
+                raise Deviation(f"after a {p.label}: <{f}> reads {got!r} (set to {want!r}, default {default!r}); "
+                                f"the attribute table (L{a.line}) says it does not survive")
+    except Exception:
+        try:
+            _cleanup(modem, p, values)
+        except Exception:
+            pass
+        raise
+    _cleanup(modem, p, values)
+    return r
 
 
 def _check_range(modem, cmd, form, resp: Response, name: str) -> None:

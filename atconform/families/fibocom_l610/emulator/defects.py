@@ -29,6 +29,7 @@ BEHAVIOUR_DEFECTS: dict[str, str] = {
     "iprfmt2-encoded": "AT+GTSET=\"IPRFMT\",2 data comes hex-encoded, not raw (§1.2.4, L1470)",
     "sendtime-ignored": "HEX-mode input is not ended by the AT+GTSET=\"SENDTIME\" timer (§1.2.2, L1345)",
     "keepalive-ignored": "AT+MIPKEEPCONF is answered OK but the sockets get no TCP keep-alive (§1.1.13)",
+    "mipconf-lost-on-link-down": "AT+MIPCONF values go back to the defaults when the link goes down (§1.1.12, L665)",
 }
 
 

@@ -149,6 +149,8 @@ class LinkCommands:
             self.drop_socket(s, report=1)
         if link.cid is not None:
             link.contexts[link.cid].active = False
+        if self.defect("mipconf-lost-on-link-down"):
+            self.stackconf = {sid: type(c)() for sid, c in self.stackconf.items()}
         link.status, link.cid, link.operation = STATUS_DISCONNECTED, None, 0
         if announce:
             self._mipcall_line("+MIPCALL: 0")

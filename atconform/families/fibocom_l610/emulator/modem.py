@@ -147,6 +147,7 @@ class L610(LinkCommands, SocketCommands, HexModeCommands, OdmCommands, ServiceCo
         self._drop_hold()
         for s in list(self.sockets):
             self.drop_socket(s, report=None)
+        self.stop_ping()
         Loop.cancel(self.link.timer)
         self.mode = "off"
         self.busy = False

@@ -182,7 +182,7 @@ class ServiceCommands:
                         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, ttl)
                 except OSError:
                     pass
-                self.loop.add_reader(sock, self._ping_readable)
+                self.loop.add_reader(sock, lambda: self._ping_readable(sock))
             self._ping_next()
 
         self.resolve(SERVICE_SOCKET, v["destination"], version, resolved)
@@ -209,13 +209,13 @@ class ServiceCommands:
         except (OSError, AttributeError):
             pass                                      # unreachable: the reply never comes
 
-    def _ping_readable(self) -> None:
-        p = self.services.ping
-        if p is None or p.sock is None:
-            return
+    def _ping_readable(self, sock: socket.socket) -> None:
         try:
-            data, (src, *_) = p.sock.recvfrom(4096)
+            data, (src, *_) = sock.recvfrom(4096)   # read even when no ping is ours any more
         except OSError:
+            return
+        p = self.services.ping
+        if p is None or p.sock is not sock:
             return
         v6 = ":" in p.ip
         if not v6 and p.sock.type == socket.SOCK_RAW:
@@ -249,6 +249,15 @@ class ServiceCommands:
         """No reply within <TimeOUT>: "+MPINGSTAT: 1" and the next request (reading)."""
         self.urc("+MPINGSTAT: 1")
         self._ping_next()
+
+    def stop_ping(self) -> None:
+        """Forget a running ping without a word (power loss): its timer and socket go."""
+        p, self.services.ping = self.services.ping, None
+        if p is not None:
+            Loop.cancel(p.timer)
+            if p.sock is not None:
+                self.loop.forget(p.sock)
+                p.sock.close()
 
     def _ping_end(self, status: int) -> None:
         """The summary (L873-898): <AverageRTT> only when a reply came, its integral part."""
