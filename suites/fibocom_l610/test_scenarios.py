@@ -634,3 +634,70 @@ def test_tcpip_errors_come_from_their_table(link):
             raise Deviation(f"AT+MIPCLOSE=6 under AT+CMEE=2: {r.final.text!r}")
     finally:
         modem.expect_ok("AT+CMEE=0")
+
+
+@purpose("1.1.18/odm-pseudo-command-disabled", "1.1.18", "<pseudo-command mode> 1: +++ is data; the connection's end leaves data mode with NO CARRIER", "AT+MIPODM")
+def test_odm_without_pseudo_command_mode(link, listener):
+    """L1094: 1 disables pseudo-command mode, so +++ with its guard times is sent on as data.
+    Reading (spec notes): a connection that ends in data mode leaves it with NO CARRIER,
+    then "+MIPSTAT: <id>,1"."""
+    modem = link
+    lst = listener()
+    ok(modem, f'AT+MIPODM=3,,"127.0.0.1",{lst.port},0,1')
+    conn = lst.accept(modem)
+    clock = modem.ch.clock
+    guard = modem.family.framing.escape_guard_time
+    clock.sleep(guard * 1.1)
+    modem.ch.write(b"+++")
+    clock.sleep(guard * 1.1)
+    got = b""
+    deadline = clock.now() + 5
+    while got != b"+++" and clock.now() < deadline:
+        got += lst.read_available()
+        clock.sleep(0.02)
+    if got != b"+++":
+        raise Deviation(f"with pseudo-command mode disabled the peer got {got!r}, expected the +++ as data (L1094)")
+    if not modem.ch.engine.framer.data_mode:
+        raise Deviation("the module left online data mode on +++ with pseudo-command mode disabled")
+    conn.close()
+    final = modem.ch.wait_final(5)
+    if final is None or final.kind != "no_carrier":
+        raise Deviation(f"the peer closed in data mode: {final.text if final else 'nothing'}, expected NO CARRIER")
+    u = modem.expect_urc("mipstat", 5, "no +MIPSTAT after NO CARRIER")
+    if u.text != "+MIPSTAT: 3,1":
+        raise Deviation(f"{u.text!r}: expected +MIPSTAT: 3,1")
+    modem.responsive()
+
+
+@purpose("1.1.14/ping-abort", "1.1.14", "AT+MPING=0 aborts a running ping: status 2, no status 0 (L888); with none running, ERROR (L802)", "AT+MPING")
+def test_ping_abort(link):
+    modem = link
+    ok(modem, f'AT+MPING=1,"{UNANSWERED}",10,32,64,0,5000')
+    r = ok(modem, "AT+MPING=0")
+    u = modem.expect_urc("mpingstat", 5, "no +MPINGSTAT after AT+MPING=0")
+    if not u.text.startswith("+MPINGSTAT: 2"):
+        raise Deviation(f"{u.text!r}: an aborted ping reports status 2, never 0 (L888)")
+    if modem.ch.wait_urc("mpingstat", 6) is not None:
+        raise Deviation("another +MPINGSTAT after the abort")
+    r = modem.answered("AT+MPING=0")
+    if r.final.kind not in ("error", "cme_error"):
+        raise Deviation(f"AT+MPING=0 with no ping running: {r.final.text}, expected ERROR (L802)")
+
+
+@purpose("1.1.1/link-release-closes-sockets", "1.1.1", "AT+MIPCALL=0 releases the link: its sockets report +MIPSTAT, then +MIPCALL: 0", "AT+MIPCALL")
+def test_link_release_closes_sockets(link, peers):
+    modem = link
+    echo = peers["tcp_echo"]
+    tcp_open(modem, echo, sid=4)
+    r = ok(modem, "AT+MIPCALL=0")
+    if [a.text for a in r.after] != ["+MIPCALL: 0"]:
+        raise Deviation(f"AT+MIPCALL=0: {[a.text for a in r.after]}, expected +MIPCALL: 0 (L113)")
+    stat = [u.text for u in modem.ch.drain_urcs() if u.urc is not None and u.urc.name == "mipstat"]
+    if stat != ["+MIPSTAT: 4,1"]:
+        raise Deviation(f"the open socket 4 reported {stat} when the link went, expected +MIPSTAT: 4,1")
+    r = ok(modem, "AT+MIPCALL?")
+    if info(r).get("status") != 0 or modem.open_sockets():
+        raise Deviation(f"after AT+MIPCALL=0: {r.lines}, sockets {modem.open_sockets()}")
+    r = modem.answered(f'AT+MIPOPEN=1,,"{echo.host}",{echo.port},0')
+    if r.final.kind not in ("error", "cme_error"):
+        raise Deviation(f"AT+MIPOPEN with the link down: {r.final.text}, expected ERROR")
