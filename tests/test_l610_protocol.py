@@ -99,3 +99,51 @@ def test_error_code_from_the_table_its_result_carries(final, ok):
     assert done
     clauses = [p.clause for p in check_response(fam, resp)]
     assert ("error-table" not in clauses) is ok, clauses
+
+
+# ------------------------------------------------------------------ unframed data (IPRFMT 1)
+UNFRAMED = {
+    **{k: v for k, v in FAMILY.items() if k != "commands"},
+    "commands": [
+        {"name": "+GTSET", "title": "set", "source": SRC,
+         "parameters": [{"name": "future", "type": "enum", "values": [{"value": "IPRFMT", "meaning": "format"}]},
+                        {"name": "iprfmt", "type": "integer", "values": [{"value": v, "meaning": str(v)} for v in (0, 1, 2, 5)]}],
+         "forms": [{"kind": "write", "variants": [{"syntax": "<future>,<iprfmt>"}]}]},
+    ],
+    "settings": [{"name": "IPRFMT", "command": "+GTSET", "parameter": "iprfmt", "default": 0}],
+    "unframed_data": {"settings": {"IPRFMT": 1}},
+    "urcs": [{"name": "mipstat", "template": "+MIPSTAT: <socket_id>,<status>", "source": SRC,
+              "parameters": [{"name": "socket_id", "type": "integer", "range": {"min": 1, "max": 6}},
+                             {"name": "status", "type": "integer", "range": {"min": 0, "max": 2}}]}],
+}
+
+
+def unframed_events(stream: bytes, chunk: int | None, iprfmt: int):
+    from atconform.protocol.framer import Data, UrcLine
+    fam = Family.model_validate(UNFRAMED)
+    eng = AtEngine(fam, EngineHooks(fam))
+    eng.settings.apply({"IPRFMT": iprfmt})
+    pieces = [stream] if chunk is None else [stream[i:i + chunk] for i in range(0, len(stream), chunk)]
+    data, lines = b"", []
+    for piece in pieces:
+        for ev in eng.feed(piece):
+            if isinstance(ev, Data):
+                data += ev.data
+            elif isinstance(ev, UrcLine):
+                lines.append(ev.text)
+    return data, lines
+
+
+@pytest.mark.parametrize("chunk", [None, 1, 2, 5])
+def test_unframed_data_under_its_setting(chunk):
+    """IPRFMT 1 (004 L1466): raw bytes with no header and no CR LF; a line still starts
+    with its S3 S4 header. Every chunking gives the same data and lines."""
+    stream = b"\r\n+MIPSTAT: 1,0\r\nraw bytes\r\n+MIPSTAT: 1,1\r\nmore raw\r\n+MIPSTAT: 2,0\r\n"
+    data, lines = unframed_events(stream, chunk, 1)
+    assert data == b"raw bytesmore raw"
+    assert lines == ["+MIPSTAT: 1,0", "+MIPSTAT: 1,1", "+MIPSTAT: 2,0"]
+
+
+def test_no_unframed_data_under_other_settings():
+    data, lines = unframed_events(b"\r\n+MIPSTAT: 1,1\r\n", None, 0)
+    assert data == b"" and lines == ["+MIPSTAT: 1,1"]
