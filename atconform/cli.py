@@ -98,10 +98,22 @@ def _emulate(args: argparse.Namespace) -> int:
     if faults is not None:
         print(f"atconform emulate: {len(faults.faults)} fault(s) from {args.faults}, seed {faults.seed}",
               file=sys.stderr, flush=True)
+    switch = None
+    if args.power_http:
+        from atconform.emulator.powerswitch import PowerSwitchServer
+        try:
+            switch = PowerSwitchServer(emu, *args.power_http, log=sys.stderr).start()
+        except OSError as e:
+            emu.stop()
+            return fail(f"cannot listen on {args.power_http[0]}:{args.power_http[1]}: {e.strerror or e}")
     print(f"PTY {emu.path}" if tcp is None else f"TCP {emu.path}", flush=True)
+    if switch is not None:
+        print(f"POWER {switch.url}", flush=True)
     try:
         emu.serve_forever()
     finally:
+        if switch is not None:
+            switch.stop()
         emu.stop()
     return 0
 
@@ -237,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--tcp", metavar="HOST:PORT", type=host_port, help="serve the AT link on a TCP port (pyserial socket://)")
     e.add_argument("--dns-port", type=int, default=53, help="UDP port of the DNS servers the emulated network uses (default 53)")
     e.add_argument("--defects", metavar="FILE", help="YAML of planted defects (self-tests)")
+    e.add_argument("--power-http", metavar="HOST:PORT", type=host_port,
+                   help="a network power switch for the emulated modem (labgrid NetworkPowerPort, model "
+                        "simplerest: GET /power/0, /power/1, /power); port 0: a free port, printed as 'POWER URL'")
     e.add_argument("--faults", metavar="FILE",
                    help="YAML fault plan: seeded runtime faults (no answer, errors, SIM/registration delays, "
                         "pdpdeact, hang, reboot); example: atconform/emulator/faults_example.yaml")

@@ -33,6 +33,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--pool", metavar="FILE",
                 help="pool YAML of modems (name, model, port or 'emulator', ixit, ics, power): with pytest-xdist, "
                      "one worker per modem runs its family's suite; a report per modem and reports/pool.html")
+    g.addoption("--lg-place", metavar="NAME",
+                help="take the modem from this labgrid place (acquired for the run, released after): its "
+                     "serial port (RFC 2217 or local) as --port, its power driver for power cycles; "
+                     "coordinator from --lg-coordinator or $LG_COORDINATOR. Or labgrid's own --lg-env FILE")
     g.addoption("--emulator-defects", metavar="FILE", help="YAML of defects to plant in the built-in emulator (self-tests)")
 
 

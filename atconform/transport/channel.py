@@ -103,8 +103,13 @@ class Channel:
     # -- life cycle -----------------------------------------------------------------
     def open(self) -> "Channel":
         """Open the port. Raises serial.SerialException when it is not there."""
-        self._serial = serial.serial_for_url(self.url, baudrate=self.baud, timeout=0.05,
-                                             write_timeout=10, exclusive=None)
+        kw = dict(baudrate=self.baud, timeout=0.05, exclusive=None)
+        try:
+            self._serial = serial.serial_for_url(self.url, write_timeout=10, **kw)
+        except NotImplementedError:
+            # pyserial's rfc2217:// (a lab's ser2net) has no write timeout: its writes go
+            # to a TCP socket, which does not block on a stalled DCE as a tty can
+            self._serial = serial.serial_for_url(self.url, **kw)
         # pyserial flushes the input on open: bytes counted in flight to us are gone
         self.clock.clear_flight(self.url + ">dte")
         self.clock.listen(self._rx_key)
