@@ -15,8 +15,13 @@
       - name: gv500-rack1
         model: queclink_gv500
         port: emulator              # the built-in emulator (self-tests, dry runs)
+      - name: bg96-rack2-b
+        model: bg96
+        place: rack2-bg96-b         # a labgrid place (coordinator: --lg-coordinator / $LG_COORDINATOR)
 
-``power`` (optional) replaces the IXIT's ``power`` for that modem. Results: one compliance
+``power`` (optional) replaces the IXIT's ``power`` for that modem. A ``place`` is acquired
+by the worker that owns the modem, its port and power driver used, and released at the
+end of the run (``fixtures/lab.py``). Results: one compliance
 report per modem (``reports/<name>/compliance.{json,html}``) and a summary page across
 the pool (``reports/pool.{json,html}``, :func:`write_summary`).
 """
@@ -44,6 +49,15 @@ class PoolModem(BaseModel):
     ixit: str | None = None
     ics: str | None = None
     power: Power | None = None
+    place: str | None = None    # a labgrid place instead of port: acquired by the worker for the run
+
+    @model_validator(mode="after")
+    def _port_or_place(self) -> "PoolModem":
+        if self.place and self.port != EMULATOR:
+            raise ValueError("a modem has a port or a labgrid place, not both")
+        if self.place and self.power:
+            raise ValueError("a labgrid place brings its own power driver: no 'power' with 'place'")
+        return self
 
     @field_validator("power", mode="before")
     @classmethod
@@ -69,7 +83,7 @@ class PoolModem(BaseModel):
 
     @property
     def emulated(self) -> bool:
-        return self.port == EMULATOR
+        return self.port == EMULATOR and not self.place
 
 
 class Pool(BaseModel):
@@ -82,7 +96,11 @@ class Pool(BaseModel):
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"modem names must be unique: {', '.join(dup)}")
-        ports = [m.port for m in self.modems if not m.emulated]
+        places = [m.place for m in self.modems if m.place]
+        dup = sorted({p for p in places if places.count(p) > 1})
+        if dup:
+            raise ValueError(f"a labgrid place belongs to one modem: {', '.join(dup)}")
+        ports = [m.port for m in self.modems if not m.emulated and not m.place]
         dup = sorted({p for p in ports if ports.count(p) > 1})
         if dup:
             raise ValueError(f"a port belongs to one modem: {', '.join(dup)}")
@@ -108,7 +126,7 @@ def summary(pool: Pool, reports: Path) -> dict:
         for fam in (rep or {}).get("families", []):
             if fam.get("model") == m.model:
                 fw = fam.get("firmware") or {}
-        rows.append({"name": m.name, "model": m.model, "port": m.port,
+        rows.append({"name": m.name, "model": m.model, "port": f"labgrid place {m.place}" if m.place else m.port,
                      "report": f"{m.name}/compliance.html" if rep else None,
                      "complete": bool(rep and rep.get("complete")),
                      "total": (rep or {}).get("total", 0), "counts": (rep or {}).get("counts", {}),
