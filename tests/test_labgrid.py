@@ -193,9 +193,12 @@ def test_generated_suite_through_an_acquired_place_gives_the_direct_verdicts(lab
     skipped = {p for p, v in via_lab.items() if v[0] == "skipped"}
     assert all("emulator only" in via_lab[p][1] or direct[p][0] == "skipped" for p in skipped), \
         {p: via_lab[p] for p in skipped}
-    # the recovery purpose went through labgrid's NetworkPowerDriver: one off, one on
-    assert ran["BG96/FLOWCHART/recovery/power-cycle"][0] == "pass"
-    assert lab.power_events() == ["off", "on"], lab.power_events()
+    # the purposes that power the module down, and the recovery purpose, ran (not skipped
+    # for want of power control) and went through labgrid's NetworkPowerDriver: off, on each
+    cycled = ["BG96/QPOWD/EXECUTE/response", "BG96/QPOWD/WRITE/n/min", "BG96/QPOWD/WRITE/n/max",
+              "BG96/FLOWCHART/recovery/power-cycle"]
+    assert [ran[p][0] for p in cycled] == ["pass"] * 4, {p: via_lab[p] for p in cycled}
+    assert lab.power_events() == ["off", "on"] * 4, lab.power_events()
 
 
 def test_a_place_held_by_another_user_is_a_clear_error(lab, tmp_path):
@@ -258,3 +261,18 @@ def test_pool_workers_each_acquire_their_own_place(tmp_path_factory, tmp_path):
         assert len(ports) == 2, ports
     finally:
         lab.stop()
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--lg-place", "p1", "--port", "/dev/null", "--model", "bg96"], "not also --port"),
+    (["--lg-place", "p1"], "need --model"),
+    (["--lg-place", "p1", "--model", "bg96", "--lg-coordinator", "CLOSED"], "cannot acquire labgrid place 'p1'"),
+], ids=["with-port", "no-model", "no-coordinator"])
+def test_bad_lab_options_are_one_line_and_exit_2(tmp_path, args, words):
+    if "CLOSED" in args:
+        _need_parts()
+        args = [a.replace("CLOSED", f"127.0.0.1:{_free_port()}") for a in args]
+    proc, _, _ = run_suite(tmp_path, "suites/bg96/test_generated.py", *args, timeout=180)
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("Exit: atconform:")]
+    assert len(lines) == 1 and words in lines[0], proc.stdout[-2000:] + proc.stderr[-2000:]

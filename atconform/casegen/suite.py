@@ -35,6 +35,8 @@ def _param(family, p: Purpose):
                                  form=p.form, section=p.section, source=p.source, kind=p.kind)]
     if p.emulator_only:
         marks.append(pytest.mark.emulator_only(p.emulator_only))
+    if "power_cycle" in p.preconditions + p.cleanup:
+        marks.append(pytest.mark.needs_power_cycle("a power cycle brings the module back"))
     if p.skip:
         marks.append(pytest.mark.skip(reason=p.skip))
     return pytest.param(p, marks=marks, id=p.id)
