@@ -2,6 +2,7 @@
 
     atconform emulate --model MODEL [--pty | --tcp HOST:PORT] [--dns-port N] [--defects FILE]
                       [--faults FILE]
+    atconform emulate --replay DIR [--model MODEL]   serve a recorded run (pytest --record DIR)
     atconform report [results.jsonl] [--out DIR] | --diff OLD NEW
     atconform purposes [--model MODEL]         list generated test purposes (every family by default)
     atconform ics --model MODEL [--out FILE]   write a full ICS from the spec, with comments
@@ -44,6 +45,10 @@ def _spec(model: str):
 
 
 def _emulate(args: argparse.Namespace) -> int:
+    if args.replay:
+        from atconform.replay.cli import emulate
+        refused = [o for o, given in (("--tcp", args.tcp), ("--defects", args.defects), ("--faults", args.faults)) if given]
+        return emulate(args.replay, args.model, refused=refused)
     from atconform.emulator import Emulator
     EMULATED_MODELS = families.emulated()
     from atconform.emulator.dce import Defects
@@ -243,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = OneLineArgumentParser(prog="atconform", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     e = sub.add_parser("emulate", help="start a modem emulator on a pty or TCP port")
-    e.add_argument("--model", required=True, choices=families.models())
+    e.add_argument("--model", choices=families.models(), help="required unless --replay names a one-model recording")
     g = e.add_mutually_exclusive_group()
     g.add_argument("--pty", action="store_true", help="serve on a new pseudo-terminal (default)")
     g.add_argument("--tcp", metavar="HOST:PORT", type=host_port, help="serve the AT link on a TCP port (pyserial socket://)")
@@ -255,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--faults", metavar="FILE",
                    help="YAML fault plan: seeded runtime faults (no answer, errors, SIM/registration delays, "
                         "pdpdeact, hang, reboot); example: atconform/emulator/faults_example.yaml")
+    e.add_argument("--replay", metavar="DIR", help="serve a recorded run (pytest --record DIR) on a pty, on real time")
     sub.add_parser("report", help="rebuild reports/compliance.{json,html} from results.jsonl (see atconform report -h)")
     p = sub.add_parser("purposes", help="list the generated test purposes of a model")
     p.add_argument("--model", choices=families.models(), help="one family (default: every family)")
@@ -285,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "ics":
         return _ics(args)
     if args.cmd == "emulate":
+        if args.model is None and not args.replay:
+            e.error("the following arguments are required: --model")
         return _emulate(args)
     if args.cmd == "purposes":
         return _purposes(args)

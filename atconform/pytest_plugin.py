@@ -33,6 +33,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--pool", metavar="FILE",
                 help="pool YAML of modems (name, model, port or 'emulator', ixit, ics, power): with pytest-xdist, "
                      "one worker per modem runs its family's suite; a report per modem and reports/pool.html")
+    g.addoption("--record", metavar="DIR",
+                help="keep each test's bytes on the modem link (timestamped, secrets redacted), its purpose and "
+                     "verdict, and the prologue in DIR/<model>.jsonl, for --replay or atconform emulate --replay")
+    g.addoption("--replay", metavar="DIR",
+                help="play a recorded run (--record) in place of the built-in emulators, on the virtual clock; "
+                     "a purpose whose harness sends what the recording does not have is 'error'")
     g.addoption("--lg-place", metavar="NAME",
                 help="take the modem from this labgrid place (acquired for the run, released after): its "
                      "serial port (RFC 2217 or local) as --port, its power driver for power cycles; "

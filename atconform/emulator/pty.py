@@ -31,18 +31,25 @@ class PtyPort:
         loop.add_reader(self.master, self._readable)
         loop.clock.listen(self.path + ">dce")
 
-    def _readable(self) -> None:
+    def _readable(self) -> int:
         try:
             data = os.read(self.master, 65536)
         except BlockingIOError:
-            return
+            return 0
         except OSError as e:
             if e.errno == errno.EIO:  # no slave open right now: nothing to read
-                return
+                return 0
             raise
         if data:
             self.loop.clock.received(self.path + ">dce", len(data))
             self.on_input(data)
+        return len(data)
+
+    def read_now(self) -> None:
+        """Hand what the DTE has written so far to ``on_input`` now, not at the loop's
+        next turn (loop thread only): for a caller that must see every byte before it acts."""
+        while not self.closed and self._readable():
+            pass
 
     def write(self, data: bytes) -> None:
         """Queue output to the DTE (loop thread only)."""

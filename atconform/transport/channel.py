@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import select
+import termios
 import threading
 from dataclasses import dataclass
 from typing import Callable
@@ -289,7 +290,8 @@ class Channel:
         try:
             self._serial.write(data)
             self._serial.flush()
-        except (serial.SerialException, OSError) as e:
+        # termios.error: tcdrain() in pyserial's flush on a tty that hung up
+        except (serial.SerialException, OSError, termios.error) as e:
             self.clock.received(self._tx_key, len(data))
             if not isinstance(e, serial.SerialTimeoutException):   # a slow DCE is not a gone port
                 with self._cond:   # the port is gone whichever direction noticed first

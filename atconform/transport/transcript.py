@@ -66,21 +66,28 @@ class Transcript:
     def _redact(self, data: bytes) -> bytes:
         return redact.redact_bytes(data)
 
-    def render(self, since: int = 0) -> str:
-        """Text form, one chunk per line group: ``+0.012 tx  AT+QIACT=1<CR>``.
-
-        Adjacent entries of one direction are merged first so a secret split across
-        reads is still redacted."""
+    def runs(self, since: int = 0, until: int | None = None) -> list[Entry]:
+        """Entries ``since`` to ``until`` (indexes from :meth:`mark`) with adjacent entries
+        of one direction less than 0.05 s apart merged (``t`` of the first), and secrets
+        redacted: merged first, so a secret split across reads is still redacted. What
+        :meth:`render` prints and what ``--record`` keeps."""
         merged: list[list] = []
-        for e in self.entries(since):
+        with self._lock:
+            entries = self._entries[since:until]
+        for e in entries:
             if merged and merged[-1][1] == e.direction and e.t - merged[-1][2] < 0.05:
                 merged[-1][3] += e.data
                 merged[-1][2] = e.t
             else:
                 merged.append([e.t, e.direction, e.t, bytearray(e.data)])
+        return [Entry(t, d, self._redact(bytes(data))) for t, d, _, data in merged]
+
+    def render(self, since: int = 0) -> str:
+        """Text form, one chunk per line group: ``+0.012 tx  AT+QIACT=1<CR>``
+        (:meth:`runs`: merged, redacted)."""
         lines = []
-        for t, d, _, data in merged:
-            text = _printable(self._redact(bytes(data))).rstrip("\n")
+        for e in self.runs(since):
+            text = _printable(e.data).rstrip("\n")
             pad = "\n" + " " * 14
-            lines.append(f"{t:+10.3f} {d}  " + text.replace("\n", pad))
+            lines.append(f"{e.t:+10.3f} {e.direction}  " + text.replace("\n", pad))
         return "\n".join(lines) + ("\n" if lines else "")
