@@ -152,6 +152,18 @@ def test_after_a_divergence_nothing_until_the_next_test(tmp_path):
     assert play(p, [b"AT+X=1\r"], 4.0) == (None, [(4.0, OK), (6.5, b"\r\n+URC: 1\r\n")])
 
 
+def test_a_sync_again_after_a_divergence_in_the_prologue_plays_it_again(tmp_path):
+    rec = make(tmp_path, PROLOGUE, [("t::a", TEST_A, False)])
+    p = Player(rec, sequential=False)
+    assert p.begin("prologue", 0.0) is None         # the first sync: nothing to check yet
+    div, _ = play(p, [b"ATZ\r"], 0.0)
+    assert div.segment == "prologue"
+    assert p.begin("prologue", 1.0) is None
+    assert play(p, [b"AT\r"], 1.0) == (None, [(1.0, OK)])
+    p.begin("t::a", 2.0)
+    assert play(p, [b"AT+X=1\r"], 2.0)[0] is None
+
+
 def test_sequential_plays_the_tests_in_order_leaving_out_emulator_only(tmp_path):
     emu = [(10.0, "tx", b"AT+QPOWD\r"), (10.0, "rx", OK)]
     b = [(20.0, "tx", b"AT+B\r"), (20.5, "rx", OK)]

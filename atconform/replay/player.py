@@ -156,10 +156,12 @@ class Player:
 
     # -- boundaries -----------------------------------------------------------------------
     def begin(self, name: str, now: float) -> Divergence | None:
-        """The test ``name`` (its nodeid) starts now: play its segment. Returns the
-        previous segment's :meth:`finish` divergence, if any. A test the recording does
-        not have plays nothing: its first DTE byte is a divergence."""
-        div = self.finish(now)
+        """The test ``name`` (its nodeid, or ``"prologue"``) starts now: play its segment.
+        Returns the previous segment's :meth:`finish` divergence, if any. A test the
+        recording does not have plays nothing: its first DTE byte is a divergence. The
+        segment playing begins again, unchecked (a harness that syncs again after a
+        divergence in the prologue)."""
+        div = None if name == self._name else self.finish(now)
         self._queue = collections.deque((min(t, now), b) for t, b in self._queue)   # the earlier test's
         self._enter(self.recording.segment(name), name, now)
         return div
