@@ -49,6 +49,7 @@ class ReplayServer:
         self.hangups = 0
         self._timer = None
         self._hangup = None
+        self._hung: Divergence | None = None     # the divergence already hung up for
         self._open_pty()
 
     @property
@@ -70,7 +71,7 @@ class ReplayServer:
     def _input(self, data: bytes) -> None:
         self.player.receive(data, self.loop.clock.now())
         div = self.player.divergence
-        if div is not None and (self._hangup is None or div.complete):
+        if div is not None and div is not self._hung and (self._hangup is None or div.complete):
             self.loop.cancel(self._hangup)
             self._hangup = self.loop.call_later(0 if div.complete else self.HANGUP_AFTER, self._hang_up)
         self._pump()
@@ -89,6 +90,7 @@ class ReplayServer:
         div = self.player.divergence
         if div is None:
             return
+        self._hung = div
         old = self.port
         self._open_pty()        # the new pty first: the DTE sees the hang-up once it can reopen
         old.close()
