@@ -149,6 +149,8 @@ class LabModem:
 
     def __init__(self, target):
         self.target = target
+        self.place: str | None = None          # for the report: which place, which coordinator
+        self.coordinator: str | None = None
         self.serial = self._serial_resource()
         self.power = self._power()
 

@@ -182,8 +182,9 @@ def test_generated_suite_through_an_acquired_place_gives_the_direct_verdicts(lab
     proc, via_lab, report = run_suite(tmp_path / "lab", *SELECTION, "--model", "bg96", "--lg-place", m.place,
                                       "--lg-coordinator", lab.coordinator, "--ixit", str(m.ixit), timeout=1200)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    port = next(r["port"] for r in report["runs"] if r["model"] == "bg96")
-    assert port.startswith("rfc2217://127.0.0.1:"), port
+    run = next(r for r in report["runs"] if r["model"] == "bg96")
+    assert run["port"].startswith("rfc2217://127.0.0.1:"), run["port"]
+    assert run["lab"] == {"labgrid_place": m.place, "coordinator": lab.coordinator, "target": f"atconform-{m.place}"}
     assert lab.holder(m.place) == "None", "the place was not released"
     _, direct, _ = run_suite(tmp_path / "direct", *SELECTION, "--model", "bg96")
     ran = {p: v for p, v in via_lab.items() if v[0] != "skipped"}
