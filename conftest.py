@@ -4,4 +4,4 @@
 pty; `pytest --port DEVICE --model MODEL` runs them against a modem on a serial port.
 """
 pytest_plugins = ["fixtures.parallel", "fixtures.options", "fixtures.lab", "fixtures.modem", "fixtures.peers",
-                  "fixtures.ics", "fixtures.reporting", "fixtures.progress", "fixtures.replay"]
+                  "fixtures.ics", "fixtures.reporting", "fixtures.progress", "fixtures.replay", "fixtures.seed"]

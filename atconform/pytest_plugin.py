@@ -43,6 +43,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="take the modem from this labgrid place (acquired for the run, released after): its "
                      "serial port (RFC 2217 or local) as --port, its power driver for power cycles; "
                      "coordinator from --lg-coordinator or $LG_COORDINATOR. Or labgrid's own --lg-env FILE")
+    g.addoption("--seed", type=int, metavar="N",
+                help="seed of the payloads the suites make (default: the recording's with --replay, else a new "
+                     "one per run; the report shows it)")
     g.addoption("--emulator-defects", metavar="FILE", help="YAML of defects to plant in the built-in emulator (self-tests)")
 
 

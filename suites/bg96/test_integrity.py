@@ -3,7 +3,6 @@ port in every data access mode, host -> modem -> TCP echo peer -> modem -> host,
 byte lost, duplicated or reordered at the peer or back at the host."""
 from __future__ import annotations
 
-import os
 
 import pytest
 
@@ -16,8 +15,8 @@ SIZE = 1 << 20
 CHUNK = 1460            # §2.1.7 maximum <send_length>
 
 
-def _payload() -> bytes:
-    return os.urandom(SIZE)
+def _payload(payload) -> bytes:
+    return payload(SIZE)
 
 
 STALL = 5.0            # seconds without a new byte back: the rest is not coming
@@ -58,9 +57,9 @@ def _first_difference(a: bytes, b: bytes) -> str:
 
 
 @purpose("1.2/integrity-buffer", "1.2", "1 MiB through buffer access mode, both directions, byte for byte", "AT+QISEND")
-def test_one_mebibyte_buffer_access(modem, peers, echo_conn_index):
+def test_one_mebibyte_buffer_access(modem, peers, echo_conn_index, payload):
     echo = peers["tcp_echo"]
-    data = _payload()
+    data = _payload(payload)
     qiopen(modem, 0, "TCP", echo.host, echo.port, 0, 0)
     back = bytearray()
 
@@ -90,9 +89,9 @@ def test_one_mebibyte_buffer_access(modem, peers, echo_conn_index):
 
 
 @purpose("1.2/integrity-push", "1.2", "1 MiB through direct push mode, both directions, byte for byte", "AT+QISEND")
-def test_one_mebibyte_direct_push(modem, peers, echo_conn_index):
+def test_one_mebibyte_direct_push(modem, peers, echo_conn_index, payload):
     echo = peers["tcp_echo"]
-    data = _payload()
+    data = _payload(payload)
     qiopen(modem, 0, "TCP", echo.host, echo.port, 0, 1)
     back = bytearray()
 
@@ -110,9 +109,9 @@ def test_one_mebibyte_direct_push(modem, peers, echo_conn_index):
 
 
 @purpose("1.2/integrity-transparent", "1.2", "1 MiB through transparent access mode, both directions, byte for byte", "AT+QIOPEN")
-def test_one_mebibyte_transparent(modem, peers, echo_conn_index):
+def test_one_mebibyte_transparent(modem, peers, echo_conn_index, payload):
     echo = peers["tcp_echo"]
-    data = _payload()
+    data = _payload(payload)
     qiopen(modem, 0, "TCP", echo.host, echo.port, 0, 2)
     back = bytearray()
     for i in range(0, SIZE, 4096):

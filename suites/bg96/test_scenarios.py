@@ -6,7 +6,6 @@ that opened the socket. Runs on a real modem too, with peers from the IXIT.
 """
 from __future__ import annotations
 
-import os
 import socket
 import time
 
@@ -180,10 +179,10 @@ def _ip(host: str) -> str:
 
 
 @purpose("3.2/partial-read", "2.1.8", "partial AT+QIRD reads with <read_length>; one recv URC until the buffer is empty", "AT+QIRD")
-def test_partial_reads_and_single_recv_urc(modem, peers, echo_conn_index):
+def test_partial_reads_and_single_recv_urc(modem, peers, echo_conn_index, payload):
     echo = peers["tcp_echo"]
     qiopen(modem, 1, "TCP", echo.host, echo.port)
-    first, second = os.urandom(500), os.urandom(500)
+    first, second = payload(500), payload(500)
     recv1 = '+QIURC: "recv",1'
     send(modem, "AT+QISEND=1,500", data=first)
     modem.expect_urc(lambda x: x.text == recv1, 10, f"no {recv1}")
@@ -211,10 +210,10 @@ def test_partial_reads_and_single_recv_urc(modem, peers, echo_conn_index):
 
 # ----------------------------------------------------------------------------- 3.3
 @purpose("3.3/tcp-client-transparent", "3.3", "TCP client in transparent access mode: raw bytes both ways, +++ then QICLOSE", "AT+QIOPEN", TRANSPARENT)
-def test_tcp_client_transparent(modem, peers, echo_conn_index):
+def test_tcp_client_transparent(modem, peers, echo_conn_index, payload):
     echo = peers["tcp_echo"]
     qiopen(modem, 0, "TCP", echo.host, echo.port, 0, 2)
-    data = b"Test 1\r\nOK\r\n" + os.urandom(200)      # looks like result codes: must pass as data
+    data = b"Test 1\r\nOK\r\n" + payload(200)      # looks like result codes: must pass as data
     modem.ch.write(data)
     got = modem.ch.read_data(len(data), 10)
     if got != data:
@@ -288,8 +287,8 @@ def parse_info_urc(urc) -> int:
 
 # ----------------------------------------------------------------------------- 3.5
 @purpose("3.5/tcp-server-buffer", "3.5", "TCP server: listener, incoming connection, receive, close", "AT+QIOPEN")
-def test_tcp_server_buffer_access(modem, listener_client):
-    port = 2020 + os.getpid() % 1000
+def test_tcp_server_buffer_access(modem, listener_client, seed):
+    port = 2020 + seed % 1000
     qiopen(modem, 1, "TCP LISTENER", "127.0.0.1", 0, port, 0)
     st = qistate(modem, 1)
     expect_fields(st, service_type="TCP LISTENER", local_port=port, socket_state=3, contextID=CID, serverID=1)
@@ -586,9 +585,9 @@ def test_esc_cancels_send(modem, peers, echo_conn_index):
 
 
 @purpose("2.2.3/incoming-full", "2.2.3", 'no free connectID: +QIURC: "incoming full"', "AT+QIOPEN")
-def test_incoming_full(modem, peers, listener_client):
+def test_incoming_full(modem, peers, listener_client, seed):
     echo = peers["tcp_echo"]
-    port = 3000 + os.getpid() % 1000
+    port = 3000 + seed % 1000
     qiopen(modem, 0, "TCP LISTENER", "127.0.0.1", 0, port, 0)
     try:
         for cnid in range(1, 12):                          # use every other connectID

@@ -4,7 +4,6 @@ pushes out, +MIPRTCP hex lines back) and through online data mode (raw both ways
 no byte lost, duplicated or reordered at the peer or back at the host."""
 from __future__ import annotations
 
-import os
 
 import pytest
 
@@ -35,10 +34,10 @@ def _take_rtcp(modem, back: bytearray) -> None:
 
 
 @purpose("1.1.6/integrity-buffer", "1.1.6", "1 MiB through the accumulating buffer and +MIPRTCP, both directions, byte for byte", "AT+MIPSEND")
-def test_one_mebibyte_buffer_path(link, peers, echo_conn_index):
+def test_one_mebibyte_buffer_path(link, peers, echo_conn_index, payload):
     modem = link
     echo = own_peer(peers, "tcp_echo")
-    data = os.urandom(SIZE)
+    data = payload(SIZE)
     modem.open(SID, 0, echo.host, echo.port, strict=True)
     modem.expect_ok(f"AT+MIPSETS={SID},2046,100")   # two chunks per push; the rest after 100 ms
     back = bytearray()
@@ -71,10 +70,10 @@ def test_one_mebibyte_buffer_path(link, peers, echo_conn_index):
 
 
 @purpose("1.1.18/integrity-odm", "1.1.18", "1 MiB through online data mode, both directions, byte for byte", "AT+MIPODM")
-def test_one_mebibyte_online_data_mode(link, peers, echo_conn_index):
+def test_one_mebibyte_online_data_mode(link, peers, echo_conn_index, payload):
     modem = link
     echo = own_peer(peers, "tcp_echo")
-    data = os.urandom(SIZE)
+    data = payload(SIZE)
     # +++ stays an escape (<pseudo-command mode> 0): only with 1 s of silence around it
     r = modem.answered(f'AT+MIPODM=2,,"{echo.host}",{echo.port},0')
     modem.check(r, expect_success=True)

@@ -11,7 +11,6 @@ run wherever the module can reach this machine.
 """
 from __future__ import annotations
 
-import os
 import socket
 import struct
 import time
@@ -193,9 +192,9 @@ def test_tcp_client(link, peers, echo_conn_index):
 
 
 @purpose("1.1.2/tcp-listener", "1.1.2", "<remote_port> 0 listens; +MIPOPEN carries the client's address when it connects", "AT+MIPOPEN")
-def test_tcp_listener(link, listener_client):
+def test_tcp_listener(link, listener_client, seed):
     modem = link
-    port = 30000 + os.getpid() % 20000
+    port = 30000 + seed % 20000
     ok(modem, f'AT+MIPOPEN={SID},{port},"0.0.0.0",0,0')
     ip4 = parse_info(modem.expect_ok("AT+MIPCALL?")).get("local_ip")
     client = listener_client(ip4, port)
@@ -252,18 +251,18 @@ def test_udp_push_to_address(link, peers):
 
 # ------------------------------------------------------------------------ §1.1.4 pushes
 @purpose("1.1.4/watermark-push", "1.1.4", "the buffer is pushed when it reaches the MIPSETS watermark, whole watermarks at a time", "AT+MIPSETS")
-def test_watermark_push(link, peers, echo_conn_index):
+def test_watermark_push(link, peers, echo_conn_index, payload):
     modem = link
     echo = own_peer(peers, "tcp_echo")
     tcp_open(modem, echo)
     r = ok(modem, f"AT+MIPSETS={SID},100,0")
     if info(r).get("status") != 0:
         raise Deviation(f"AT+MIPSETS={SID},100,0: {r.lines}")
-    first = os.urandom(60)
+    first = payload(60)
     mipsend(modem, SID, first)
     if wait_peer(modem, echo, echo_conn_index, 1, timeout=2) is not None:
         raise Deviation(f"60 bytes under a 100-byte watermark reached the peer: {len(peer_bytes(echo, echo_conn_index))} bytes")
-    second = os.urandom(160)
+    second = payload(160)
     v = mipsend(modem, SID, second)         # 220 buffered: two watermarks (200) go, 20 stay
     if v["freesize"] != 2048 - 20:
         raise Deviation(f"+MIPSEND after 220 bytes: <freesize> {v['freesize']}, expected {2048 - 20} "
@@ -316,7 +315,7 @@ def test_timeout_push(link, peers, echo_conn_index):
 
 # ---------------------------------------------------------------- §1.1.5 output to host
 @purpose("1.1.5/dsets-chunks", "1.1.5", "+MIPRTCP chunks of at most the MIPDSETS size, <time span> apart, <left> exact", "AT+MIPDSETS")
-def test_dsets_chunks(link, listener):
+def test_dsets_chunks(link, listener, payload):
     modem = link
     lst = listener()
     modem.open(SID, 0, "127.0.0.1", lst.port, strict=True)
@@ -324,7 +323,7 @@ def test_dsets_chunks(link, listener):
     r = ok(modem, f"AT+MIPDSETS={SID},100,200")
     if info(r).get("result") != 0:
         raise Deviation(f"{r.lines}")
-    data = os.urandom(350)
+    data = payload(350)
     conn.sendall(data)
     chunks = rtcp_chunks(modem, SID, 350)
     sizes = [len(d) for _, d, _ in chunks]
@@ -348,13 +347,13 @@ def test_dsets_chunks(link, listener):
 
 # ----------------------------------------------------------------- §1.1.19-20 XOFF/XON
 @purpose("1.1.19/xoff-xon", "1.1.19", "+MIPXOFF under a slow peer, MIPSEND status 1 meanwhile, +MIPXON when it drains", "AT+MIPSEND")
-def test_xoff_xon_slow_peer(link, listener):
+def test_xoff_xon_slow_peer(link, listener, payload):
     modem = link
     lst = listener(rcvbuf=4096)
     modem.open(SID, 0, "127.0.0.1", lst.port, strict=True)
     lst.accept(modem)
     sent = bytearray()
-    chunk = os.urandom(1023)
+    chunk = payload(1023)
     for _ in range(4000):
         v = mipsend(modem, SID, chunk)
         if v["status"] != 0:

@@ -9,7 +9,6 @@ In fixed-length input ESC still cancels (L484), so the payload has no 0x1B.
 """
 from __future__ import annotations
 
-import os
 
 import pytest
 
@@ -22,8 +21,8 @@ CHUNK = 1460            # §3.1 L164: the most one AT+QISEND takes
 STALL = 5.0             # seconds without a new byte back: the rest is not coming
 
 
-def _payload() -> bytes:
-    return os.urandom(SIZE).replace(b"\x1b", b"\x1c")
+def _payload(payload) -> bytes:
+    return payload(SIZE).replace(b"\x1b", b"\x1c")
 
 
 def _first_difference(a: bytes, b: bytes) -> str:
@@ -65,12 +64,12 @@ def _check(peer, index: int, data: bytes, back: bytearray, how: str) -> None:
 
 @purpose("5.3.1/integrity-ipd", "5.3.1", "1 MiB out in 1460-byte AT+QISEND and back in IPD<len>TCP: blocks, "
          "byte for byte", "AT+QISEND")
-def test_one_mebibyte_ipd_headers(gsm, peers, echo_conn_index):
+def test_one_mebibyte_ipd_headers(gsm, peers, echo_conn_index, payload):
     peer = peers["tcp_echo"]
     gsm.expect_ok("AT+QIHEAD=1")
     gsm.expect_ok("AT+QISHOWPT=1")
     gsm.open(0, "TCP", peer.host, peer.port, strict=True)
-    data, back = _payload(), bytearray()
+    data, back = _payload(payload), bytearray()
     names = ("ipd-protocol",)
     _send_all(gsm, data, lambda n: f"AT+QISEND={n}", lambda: _drain(gsm, names, back))
     _until_complete(gsm, back, lambda: (gsm.at("AT"), _drain(gsm, names, back)))
@@ -79,11 +78,11 @@ def test_one_mebibyte_ipd_headers(gsm, peers, echo_conn_index):
 
 @purpose("3.3/integrity-receive", "3.3", "1 MiB with QIMUX=1: AT+QISEND=0,<n> out, +RECEIVE: 0, <len> back, "
          "byte for byte", "AT+QISEND")
-def test_one_mebibyte_multiplexed(gsm, peers, echo_conn_index):
+def test_one_mebibyte_multiplexed(gsm, peers, echo_conn_index, payload):
     peer = peers["tcp_echo"]
     gsm.step("setting:mux=1", {})
     gsm.open(0, "TCP", peer.host, peer.port, strict=True)
-    data, back = _payload(), bytearray()
+    data, back = _payload(payload), bytearray()
     names = ("receive",)
     _send_all(gsm, data, lambda n: f"AT+QISEND=0,{n}", lambda: _drain(gsm, names, back))
     _until_complete(gsm, back, lambda: (gsm.at("AT"), _drain(gsm, names, back)))
@@ -92,11 +91,11 @@ def test_one_mebibyte_multiplexed(gsm, peers, echo_conn_index):
 
 @purpose("5.3.2/integrity-qird", "5.3.2", "1 MiB with AT+QINDI=1: read back with AT+QIRD=0,1,0,1500 until "
          "empty, byte for byte", "AT+QIRD")
-def test_one_mebibyte_qird(gsm, peers, echo_conn_index):
+def test_one_mebibyte_qird(gsm, peers, echo_conn_index, payload):
     peer = peers["tcp_echo"]
     gsm.expect_ok("AT+QINDI=1")
     gsm.open(0, "TCP", peer.host, peer.port, strict=True)
-    data, back = _payload(), bytearray()
+    data, back = _payload(payload), bytearray()
 
     def read() -> None:
         r = gsm.at("AT+QIRD=0,1,0,1500")
@@ -110,11 +109,11 @@ def test_one_mebibyte_qird(gsm, peers, echo_conn_index):
 
 
 @purpose("4/integrity-transparent", "4", "1 MiB both ways in transparent data mode, byte for byte", "AT+QIOPEN")
-def test_one_mebibyte_transparent(gsm, peers, echo_conn_index):
+def test_one_mebibyte_transparent(gsm, peers, echo_conn_index, payload):
     peer = peers["tcp_echo"]
     gsm.step("setting:mode=1", {})
     gsm.open(0, "TCP", peer.host, peer.port, strict=True)
-    data, back = _payload(), bytearray()
+    data, back = _payload(payload), bytearray()
     clock = gsm.ch.clock
     clock.sleep(0.6)
     step = 8192
