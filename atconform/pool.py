@@ -19,7 +19,10 @@
         model: bg96
         place: rack2-bg96-b         # a labgrid place (coordinator: --lg-coordinator / $LG_COORDINATOR)
 
-``power`` (optional) replaces the IXIT's ``power`` for that modem. A ``place`` is acquired
+``power`` (optional) replaces the IXIT's ``power`` for that modem. ``waivers`` (files) add
+to ``--waivers`` for that modem's report; ``gate`` (a file) replaces ``--gate`` for it. A
+gate is judged on each modem's own report, never on the run's mixed one, and a breach
+names its modem. A ``place`` is acquired
 by the worker that owns the modem, its port and power driver used, and released at the
 end of the run (``fixtures/lab.py``). Results: one compliance
 report per modem (``reports/<name>/compliance.{json,html}``) and a summary page across
@@ -50,6 +53,8 @@ class PoolModem(BaseModel):
     ics: str | None = None
     power: Power | None = None
     place: str | None = None    # a labgrid place instead of port: acquired by the worker for the run
+    waivers: list[str] = Field(default_factory=list)    # this modem's waiver files, beside --waivers
+    gate: str | None = None     # this modem's quality gate (else --gate), judged on its own report
 
     @model_validator(mode="after")
     def _port_or_place(self) -> "PoolModem":
@@ -113,8 +118,9 @@ def load_pool(path: str | Path) -> Pool:
     return load_yaml_model(path, Pool)
 
 
-def summary(pool: Pool, reports: Path) -> dict:
-    """One row per modem from its ``reports/<name>/compliance.json``."""
+def summary(pool: Pool, reports: Path, gates: dict[str, str] | None = None) -> dict:
+    """One row per modem from its ``reports/<name>/compliance.json``; ``gates``: modem name
+    -> its gate's outcome ("passed", "FAILED (n)"), absent where no gate applies."""
     rows = []
     for m in pool.modems:
         path = reports / m.name / "compliance.json"
@@ -131,14 +137,14 @@ def summary(pool: Pool, reports: Path) -> dict:
                      "complete": bool(rep and rep.get("complete")),
                      "total": (rep or {}).get("total", 0), "counts": (rep or {}).get("counts", {}),
                      "workers": sorted({r.get("worker") for r in (rep or {}).get("runs", []) if r.get("worker")}),
-                     "firmware": fw})
+                     "firmware": fw, **({"gate": gates[m.name]} if gates and m.name in gates else {})})
     return {"schema": "atconform.pool/1", "modems": rows,
             "complete": all(r["complete"] for r in rows)}
 
 
-def write_summary(pool: Pool, reports: Path) -> dict:
+def write_summary(pool: Pool, reports: Path, gates: dict[str, str] | None = None) -> dict:
     """``reports/pool.json`` and ``reports/pool.html``: the pool at a glance."""
-    s = summary(pool, reports)
+    s = summary(pool, reports, gates)
     reports.mkdir(parents=True, exist_ok=True)
     (reports / "pool.json").write_text(json.dumps(s, indent=2) + "\n", encoding="utf-8")
     verdicts = [v for v in ("pass", "fail", "fail (waived)", "inconclusive", "error", "not applicable", "skipped")]
@@ -150,12 +156,13 @@ def write_summary(pool: Pool, reports: Path) -> dict:
         fw = "; ".join(f"{e(k)}: {e(str(v))}" for k, v in r["firmware"].items())
         cells = "".join(f"<td>{int(r['counts'].get(v, 0))}</td>" for v in verdicts)
         rows.append(f"<tr><td>{name}</td><td>{e(r['model'])}</td><td>{e(r['port'])}</td><td>{fw}</td>"
-                    f"<td>{'yes' if r['complete'] else '<b>no</b>'}</td><td>{int(r['total'])}</td>{cells}</tr>")
+                    f"<td>{'yes' if r['complete'] else '<b>no</b>'}</td><td>{e(r.get('gate', '—'))}</td>"
+                    f"<td>{int(r['total'])}</td>{cells}</tr>")
     page = ("<!doctype html><html><head><meta charset='utf-8'><title>atconform pool</title>"
             "<style>body{font-family:sans-serif}td,th{border:1px solid #ccc;padding:2px 6px}"
             "table{border-collapse:collapse}</style></head><body>"
             f"<h1>Modem pool: {len(s['modems'])} modems, {'complete' if s['complete'] else 'INCOMPLETE'}</h1>"
-            "<table><tr><th>modem</th><th>model</th><th>port</th><th>firmware</th><th>complete</th>"
+            "<table><tr><th>modem</th><th>model</th><th>port</th><th>firmware</th><th>complete</th><th>gate</th>"
             f"<th>purposes</th>{head}</tr>{''.join(rows)}</table></body></html>\n")
     (reports / "pool.html").write_text(page, encoding="utf-8")
     return s

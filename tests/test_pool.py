@@ -126,3 +126,21 @@ def test_bad_pool_is_one_line_and_exit_2(tmp_path, text, args, says):
     proc, _, _ = run_suite(tmp_path / "reports", "--pool", str(tmp_path / "pool.yaml"), *args)
     assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert says in proc.stdout + proc.stderr
+
+
+def test_each_modem_is_gated_on_its_own_report(tmp_path):
+    """A pool modem's ``gate:`` is judged on that modem's report alone: the modem whose
+    gate asks for more purposes than it ran breaks the run (exit 1, the breach names it),
+    the other's passes, and the pool summary shows both."""
+    _need_xdist()
+    easy, hard = tmp_path / "easy.yaml", tmp_path / "hard.yaml"
+    easy.write_text("rules: {min_purposes_run: 1}\n")
+    hard.write_text("rules: {min_purposes_run: 100000}\n")
+    pool = tmp_path / "pool.yaml"
+    pool.write_text(f"modems:\n  - {{name: a, model: bg96, gate: {easy}}}\n  - {{name: b, model: bg96, gate: {hard}}}\n")
+    proc, _, _ = run_suite(tmp_path / "reports", "--pool", str(pool), *SELECTION)
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    breaches = [line for line in proc.stdout.splitlines() if "min_purposes_run" in line]
+    assert breaches and all(line.startswith("b: ") for line in breaches), proc.stdout[-3000:]
+    summary = json.loads((tmp_path / "reports" / "pool.json").read_text())
+    assert {r["name"]: r.get("gate") for r in summary["modems"]} == {"a": "passed", "b": "FAILED (1)"}
