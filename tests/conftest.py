@@ -34,3 +34,27 @@ def echo():
     e = TcpEcho().start()
     yield e
     e.stop()
+
+
+# -- suite runs started at collection (tests/suite_run.py: early, early_result) -------------
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "early(name): the test reads the suite run NAME, started at collection "
+                                       "(tests/suite_run.py)")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session, config, items):
+    import suite_run
+
+    names = {m.args[0] for item in items for m in item.iter_markers("early")}
+    if names and not config.option.collectonly:
+        base = config._tmp_path_factory.getbasetemp()
+        # xdist workers share the parent of their base temporary directories
+        suite_run.start_early(base.parent if hasattr(config, "workerinput") else base, names)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    import suite_run
+
+    suite_run.wait_early(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)

@@ -37,6 +37,7 @@ class Replay:
         self.ch = rig.channel
         self.echo = rig.echo
         self.exchanges = 0
+        self.clients: list[socket.socket] = []
 
     def cmd(self, line: str, *expected: str, data: bytes | None = None, ctrl_z: bool = False, timeout=None):
         kw = {"timeout": timeout} if timeout else {}
@@ -73,118 +74,187 @@ class Replay:
     def tcp(self) -> str:
         return f'"TCP","{self.echo.host}",{self.echo.port}'
 
+    def line(self, template: str) -> str:
+        """A command line of the note with the lab's peers: {tcp}, {echo_port}, {dns_host}."""
+        return template.format(tcp=self.tcp, echo_port=self.echo.port, dns_host=self.rig.dns.host)
+
 
 @pytest.fixture
 def replay():
     rig = GsmRig()
     r = Replay(rig)
     yield r
+    for c in r.clients:
+        c.close()
     rig.close()
     assert not rig.emulator.modem.handler_errors
 
 
-def configure(r: Replay, mux: int = 0, mode: int = 0) -> None:
+# -- the steps of an example: each a function of the Replay ----------------------------------
+
+def cmd(line: str, *expected: str, **kw):
+    """Send the command line (``{tcp}`` etc. filled in), compare its answer with the note's."""
+    return lambda r: r.cmd(r.line(line), *expected, **kw)
+
+
+def send(line: str, data: bytes = WELCOME, ctrl_z: bool = True):
+    return cmd(line, "SEND OK", data=data, ctrl_z=ctrl_z)
+
+
+def urc(expected: str, payload: bytes | None = None):
+    def step(r: Replay) -> None:
+        u = r.urc(expected)
+        if payload is not None:
+            assert u.payload == payload
+    return step
+
+
+def raw(want: bytes):
+    return lambda r: r.raw(want)
+
+
+def sleep(seconds: float):
+    return lambda r: r.ch.clock.sleep(seconds)
+
+
+def configure(mux: int = 0, mode: int = 0, dnsip: int = 0):
     """§3 L134-144 / §4 L345-357: the configuration before a connection."""
-    r.cmd("AT+QIFGCNT=0", "OK")
-    r.cmd('AT+QICSGP=1,"CMNET"', "OK")
-    r.cmd(f"AT+QIMUX={mux}", "OK")
-    r.cmd(f"AT+QIMODE={mode}", "OK")
-    if mode:
-        r.cmd("AT+QITCFG=3,2,512,1", "OK")
-    r.cmd("AT+QIDNSIP=0", "OK")
+    return [cmd("AT+QIFGCNT=0", "OK"), cmd('AT+QICSGP=1,"CMNET"', "OK"), cmd(f"AT+QIMUX={mux}", "OK"),
+            cmd(f"AT+QIMODE={mode}", "OK"), *([cmd("AT+QITCFG=3,2,512,1", "OK")] if mode else []),
+            cmd(f"AT+QIDNSIP={dnsip}", "OK")]
 
 
-def activate(r: Replay) -> None:
-    """§3 L145-151: register, activate, local address (no OK)."""
-    r.cmd("AT+QIREGAPP", "OK")
-    r.cmd("AT+QIACT", "OK")
-    r.cmd("AT+QILOCIP", "{ip}")                                     # "10.180.217.206"
+# §3 L145-151: register, activate, local address (no OK)
+ACTIVATE = [cmd("AT+QIREGAPP", "OK"), cmd("AT+QIACT", "OK"), cmd("AT+QILOCIP", "{ip}")]   # "10.180.217.206"
 
 
-def test_3_configuration_and_activation(replay):                      # L134-151
-    configure(replay)
-    activate(replay)
+def listen(remote_ip: str):
+    """The note's server blocks: the local address and port (QILOCIP, QILPORT?), a client
+    connects from the network, the module reports it (``remote_ip``)."""
+    def step(r: Replay) -> None:
+        ip = r.cmd("AT+QILOCIP", "{ip}").lines[0]
+        port = int(r.cmd("AT+QILPORT?", "TCP: {port}", "UDP: {port}", "OK").lines[0].split(": ")[1])
+        r.clients.append(socket.create_connection((ip, port)))
+        r.urc(remote_ip)
+    return step
 
 
-def test_3_1_single_client(replay):                                   # L153-178
-    configure(replay)
-    activate(replay)
-    replay.cmd(f"AT+QIOPEN={replay.tcp}", "OK", "CONNECT OK")        # "124.79.167.121",7007
-    replay.cmd("AT+QISEND", "SEND OK", data=WELCOME, ctrl_z=True)
-    replay.cmd("AT+QISACK", "+QISACK: 30, {n}, {n}", "OK")            # 30, 20, 10
-    replay.raw(WELCOME)                                              # L172
-    replay.cmd("AT+QICLOSE", "CLOSE OK")
-    replay.cmd("AT+QIDEACT", "DEACT OK")
+def qird_payload(data: bytes):
+    """§5.3.2: AT+QIRD gives the data with its header (L545)."""
+    def step(r: Replay) -> None:
+        q = r.cmd("AT+QIRD=0,1,0,1024", "+QIRD:{ip}:{port},TCP,36", "OK")     # "116.228.146.250:7070"
+        assert q.info[0].payload == data
+    return step
 
 
-def test_3_2_single_server(replay):                                   # L183-244
-    r = replay
-    configure(r)
-    r.cmd("AT+QISERVER", "OK", "SERVER OK")
-    ip = r.cmd("AT+QILOCIP", "{ip}").lines[0]                        # "10.79.142.227"
-    lines = r.cmd("AT+QILPORT?", "TCP: {port}", "UDP: {port}", "OK").lines   # 2020, 3030
-    client = socket.create_connection((ip, int(lines[0].split(": ")[1])))
-    r.urc("REMOTE IP: {ip}")                                         # "10.79.141.26"
-    r.cmd(f"AT+QIOPEN={r.tcp}", "OK", "CONNECT OK")
-    r.cmd("AT+QISRVC=2", "OK")
-    r.cmd("AT+QISEND", "SEND OK", data=WELCOME, ctrl_z=True)
-    r.cmd("AT+QISACK", "+QISACK: 30, {n}, {n}", "OK")
-    r.cmd("AT+QISRVC=1", "OK")
-    r.cmd("AT+QISEND", "SEND OK", data=WELCOME, ctrl_z=True)
-    r.cmd("AT+QISACK", "+QISACK: 30, {n}, {n}", "OK")
-    r.raw(WELCOME)                                                   # L229
-    r.cmd("AT+QISRVC=2", "OK")
-    r.cmd("AT+QICLOSE", "CLOSE OK")                                  # the client
-    r.cmd("AT+QICLOSE", "CLOSE OK")                                  # the listener
-    r.cmd("AT+QISRVC=1", "OK")
-    r.cmd("AT+QICLOSE", "CLOSE OK")
-    r.cmd("AT+QIDEACT", "DEACT OK")
-    client.close()
+ALPHABET = b"1234567890abcdefghijklmnopqrstuvwxyz"
+EXAMPLES = {
+    "3_configuration_and_activation": [*configure(), *ACTIVATE],                          # L134-151
+    "3_1_single_client": [                                                                 # L153-178
+        *configure(), *ACTIVATE,
+        cmd("AT+QIOPEN={tcp}", "OK", "CONNECT OK"),                      # "124.79.167.121",7007
+        send("AT+QISEND"), cmd("AT+QISACK", "+QISACK: 30, {n}, {n}", "OK"),               # 30, 20, 10
+        raw(WELCOME),                                                                      # L172
+        cmd("AT+QICLOSE", "CLOSE OK"), cmd("AT+QIDEACT", "DEACT OK")],
+    "3_2_single_server": [                                                                 # L183-244
+        *configure(), cmd("AT+QISERVER", "OK", "SERVER OK"),
+        listen("REMOTE IP: {ip}"),                                       # "10.79.142.227", 2020, 3030
+        cmd("AT+QIOPEN={tcp}", "OK", "CONNECT OK"),
+        cmd("AT+QISRVC=2", "OK"), send("AT+QISEND"), cmd("AT+QISACK", "+QISACK: 30, {n}, {n}", "OK"),
+        cmd("AT+QISRVC=1", "OK"), send("AT+QISEND"), cmd("AT+QISACK", "+QISACK: 30, {n}, {n}", "OK"),
+        raw(WELCOME),                                                                      # L229
+        cmd("AT+QISRVC=2", "OK"), cmd("AT+QICLOSE", "CLOSE OK"),         # the client
+        cmd("AT+QICLOSE", "CLOSE OK"),                                   # the listener
+        cmd("AT+QISRVC=1", "OK"), cmd("AT+QICLOSE", "CLOSE OK"), cmd("AT+QIDEACT", "DEACT OK")],
+    "3_3_multiple_clients": [                                                              # L254-277
+        *configure(mux=1), cmd("AT+QIOPEN=0,{tcp}", "OK", "0, CONNECT OK"),
+        send("AT+QISEND=0"), cmd("AT+QISACK=0", "+QISACK: 30, {n}, {n}", "OK"),
+        urc("+RECEIVE: 0, 30", WELCOME),                                                   # L268
+        cmd("AT+QICLOSE=0", "0, CLOSE OK"),                              # L275 "CLOSE OK": §5.4 reading
+        cmd("AT+QIDEACT", "DEACT OK")],
+    "3_4_multiple_server": [                                                               # L278-341
+        *configure(mux=1), cmd("AT+QISERVER=0,3", "OK", "SERVER OK"),
+        listen("0, REMOTE IP: {ip}"),                                                      # L292
+        cmd("AT+QIOPEN=3,{tcp}", "OK", "3, CONNECT OK"),                                   # L295-296
+        cmd("AT+QISRVC=2", "OK"), send("AT+QISEND=0"), cmd("AT+QISACK=0", "+QISACK: 30, {n}, {n}", "OK"),
+        cmd("AT+QISRVC=1", "OK"), send("AT+QISEND=3"), cmd("AT+QISACK=3", "+QISACK: 30, {n}, {n}", "OK"),
+        urc("+RECEIVE: 3, 30", WELCOME),                                 # L327 prints index 0: the echo is on 3
+        cmd("AT+QISRVC=2", "OK"), cmd("AT+QICLOSE=0", "0, CLOSE OK"),
+        cmd("AT+QICLOSE", "CLOSE OK"),                                   # the listener (L333)
+        cmd("AT+QISRVC=1", "OK"), cmd("AT+QICLOSE=3", "3, CLOSE OK"), cmd("AT+QIDEACT", "DEACT OK")],
+    "5_2_send_ways_and_5_2_2_qisack": [                                                    # L452-517
+        *configure(), cmd("AT+QIOPEN={tcp}", "OK", "CONNECT OK"),
+        send("AT+QISEND"),                                                                 # §5.2.2.1
+        send("AT+QISEND=30", ctrl_z=False),                                                # §5.2.2.2 L472
+        cmd("AT+QIAUTOS=1,10", "OK"),                                                      # §5.2.2.3 L486
+        send("AT+QISEND", ctrl_z=False),                                                   # after the 10 s timer
+        cmd("AT+QISEND", "SEND FAIL", data=b""),                                           # L496
+        cmd("AT+QISACK", "+QISACK: 90, {n}, {n}", "OK"),                                   # §5.2.2 L508-512
+        cmd("AT+QIAUTOS=0", "OK")],
+    "5_2_multiple_send_ways": [                                          # L459-469, L478-483, L498-505
+        *configure(mux=1), cmd("AT+QIOPEN=0,{tcp}", "OK", "0, CONNECT OK"),
+        send("AT+QISEND=0"), send("AT+QISEND=0,30", ctrl_z=False),
+        cmd("AT+QISACK=0", "+QISACK: 60, {n}, {n}", "OK")],                                # L513-517
+    "5_3_1_headers": [                                                                     # L523-535
+        cmd("AT+QISHOWRA=1", "OK"), cmd("AT+QISHOWLA=1", "OK"), cmd("AT+QIHEAD=1", "OK"),
+        cmd("AT+QISHOWPT=1", "OK"), cmd("AT+QIOPEN={tcp}", "OK", "CONNECT OK"),
+        send("AT+QISEND=30", ctrl_z=False),
+        urc("RECV FROM:{ip}:{port}"), urc("TO:{ip}"), urc("IPD30TCP:", WELCOME)],           # L534
+    "5_3_2_qindi_qird": [                                                                  # L540-545
+        cmd("AT+QINDI=1", "OK"), cmd("AT+QIOPEN={tcp}", "OK", "CONNECT OK"),
+        send("AT+QISEND=36", ALPHABET, ctrl_z=False), urc("+QIRDI:0,1,0"), qird_payload(ALPHABET),
+        cmd("AT+QIRD=0,1,0,1024", "OK")],                                # read until empty (L545)
+    "5_4_close_and_5_5_deact": [                                                           # L546-559
+        cmd("AT+QIOPEN={tcp}", "OK", "CONNECT OK"),
+        cmd("AT+QICLOSE", "CLOSE OK"),                                                     # L548
+        cmd("AT+QIDEACT", "DEACT OK"), *configure(mux=1),
+        cmd("AT+QIOPEN=0,{tcp}", "OK", "0, CONNECT OK"),
+        cmd("AT+QICLOSE=0", "0, CLOSE OK"),                                                # L551
+        cmd("AT+QIDEACT", "DEACT OK")],                                                    # L558
+    "5_6_2_query_status": [                                                                # L622-624
+        cmd("AT+QISTAT", "OK", "STATE: IP INITIAL"),                                       # L622
+        *configure(mux=1),
+        cmd("AT+QISTATE", "OK", "STATE: IP INITIAL", *[f'+QISTATE: {i},"","",,"INITIAL"' for i in range(6)]),  # L623
+        cmd("AT+QISERVER=0,3", "OK", "SERVER OK"),
+        cmd("AT+QISSTAT", "OK", "S: LISTENNING")],                                         # L624
+    "6_1_maintenance_and_6_2_detection": [                                                 # L630-680
+        cmd("AT+QIOPEN={tcp}", "OK", "CONNECT OK"),
+        cmd("AT+QISTAT", "OK", "STATE: CONNECT OK"),                                       # L632
+        sleep(480),                                                      # "such as 8 minutes"
+        cmd("AT+QISACK", "+QISACK: 0, 0, 0", "OK"),                                        # L638
+        send("AT+QISEND", b"TCP detect"), sleep(30),                                       # L645
+        cmd("AT+QISACK", "+QISACK: 10, 10, 0", "OK"),                                      # L652
+        send("AT+QISEND", b"TCP detect"), sleep(5),                                        # L669
+        cmd("AT+QISACK", "+QISACK: 20, 20, 0", "OK")],                                     # L677
+    "7_2_two_contexts": [                                                                  # L693-741
+        *configure(), cmd("AT+QIOPEN={tcp}", "OK", "CONNECT OK"),                # L708-714
+        cmd("AT+QILOCIP", "{ip}"),                                       # "10.79.141.224"
+        cmd("AT+QIFGCNT=1", "OK"), cmd('AT+QICSGP=1,"CMNET"', "OK"), cmd("AT+QIMUX=1", "OK"),
+        cmd("AT+QIMODE=0", "OK"), cmd("AT+QISERVER=0,3", "OK", "SERVER OK"),              # L732-734
+        listen("0, REMOTE IP: {ip}")],                                   # "10.79.140.214", L740
+    "8_1_domain_name": [                                                                   # L746-758
+        *configure(dnsip=1),
+        cmd(f'AT+QIOPEN="TCP","{DNS_NAME}",{{echo_port}}', "OK", "CONNECT OK")],   # "www.quectel.com", 80
+    "8_2_qidnsgip": [                                                                      # L759-774
+        cmd("AT+QIFGCNT=0", "OK"), cmd('AT+QICSGP=1,"CMNET"', "OK"), *ACTIVATE,            # "10.79.69.228"
+        cmd('AT+QIDNSCFG="{dns_host}","{dns_host}"', "OK"),           # "211.136.18.171","211.136.112.50"
+        cmd(f'AT+QIDNSGIP="{DNS_NAME}"', "OK", "{ip}"),                  # "www.google.com": 3 addresses
+        cmd("AT+QIDEACT", "DEACT OK"),
+        cmd(f'AT+QIDNSGIP="{DNS_NAME}"', "OK", "{ip}")],                 # L772-774: activates by itself
+}
 
 
-def test_3_3_multiple_clients(replay):                                # L254-277
-    r = replay
-    configure(r, mux=1)
-    r.cmd(f"AT+QIOPEN=0,{r.tcp}", "OK", "0, CONNECT OK")
-    r.cmd("AT+QISEND=0", "SEND OK", data=WELCOME, ctrl_z=True)
-    r.cmd("AT+QISACK=0", "+QISACK: 30, {n}, {n}", "OK")
-    u = r.urc("+RECEIVE: 0, 30")
-    assert u.payload == WELCOME                                      # L268
-    r.cmd("AT+QICLOSE=0", "0, CLOSE OK")                             # L275 "CLOSE OK": §5.4 reading
-    r.cmd("AT+QIDEACT", "DEACT OK")
-
-
-def test_3_4_multiple_server(replay):                                 # L278-341
-    r = replay
-    configure(r, mux=1)
-    r.cmd("AT+QISERVER=0,3", "OK", "SERVER OK")
-    ip = r.cmd("AT+QILOCIP", "{ip}").lines[0]
-    port = int(r.cmd("AT+QILPORT?", "TCP: {port}", "UDP: {port}", "OK").lines[0].split(": ")[1])
-    client = socket.create_connection((ip, port))
-    r.urc("0, REMOTE IP: {ip}")                                      # L292
-    r.cmd(f"AT+QIOPEN=3,{r.tcp}", "OK", "3, CONNECT OK")             # L295-296
-    r.cmd("AT+QISRVC=2", "OK")
-    r.cmd("AT+QISEND=0", "SEND OK", data=WELCOME, ctrl_z=True)
-    r.cmd("AT+QISACK=0", "+QISACK: 30, {n}, {n}", "OK")
-    r.cmd("AT+QISRVC=1", "OK")
-    r.cmd("AT+QISEND=3", "SEND OK", data=WELCOME, ctrl_z=True)
-    r.cmd("AT+QISACK=3", "+QISACK: 30, {n}, {n}", "OK")
-    u = r.urc("+RECEIVE: 3, 30")                                     # L327 prints index 0: the echo is on 3
-    assert u.payload == WELCOME
-    r.cmd("AT+QISRVC=2", "OK")
-    r.cmd("AT+QICLOSE=0", "0, CLOSE OK")
-    r.cmd("AT+QICLOSE", "CLOSE OK")                                  # the listener (L333)
-    r.cmd("AT+QISRVC=1", "OK")
-    r.cmd("AT+QICLOSE=3", "3, CLOSE OK")
-    r.cmd("AT+QIDEACT", "DEACT OK")
-    client.close()
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_note_example(replay, example):
+    """One example of the note, command by command."""
+    for step in EXAMPLES[example]:
+        step(replay)
 
 
 def test_4_1_transparent_client(replay):                              # L345-401
     r = replay
-    configure(r, mode=1)
-    activate(r)
-    r.cmd(f"AT+QIOPEN={r.tcp}", "OK", "CONNECT")                      # L377
+    for step in [*configure(mode=1), *ACTIVATE, cmd("AT+QIOPEN={tcp}", "OK", "CONNECT")]:    # L377
+        step(r)
     r.ch.clock.sleep(0.6)
     r.ch.write(WELCOME)
     assert r.ch.read_data(30, 10) == WELCOME
@@ -199,14 +269,10 @@ def test_4_1_transparent_client(replay):                              # L345-401
 
 def test_4_2_transparent_server(replay):                              # L403-439
     r = replay
-    configure(r, mode=1)
-    r.cmd("AT+QISERVER", "OK", "SERVER OK")
-    ip = r.cmd("AT+QILOCIP", "{ip}").lines[0]
-    port = int(r.cmd("AT+QILPORT?", "TCP: {port}", "UDP: {port}", "OK").lines[0].split(": ")[1])
-    client = socket.create_connection((ip, port))
-    r.urc("REMOTE IP: {ip}")                                         # L416
-    r.urc("CONNECT")                                                 # L418
-    client.sendall(WELCOME)
+    for step in [*configure(mode=1), cmd("AT+QISERVER", "OK", "SERVER OK"), listen("REMOTE IP: {ip}"),   # L416
+                 urc("CONNECT")]:                                     # L418
+        step(r)
+    r.clients[0].sendall(WELCOME)
     assert r.ch.read_data(30, 10) == WELCOME
     r.rig.modem.escape_data_mode()
     r.cmd("ATO", "CONNECT")
@@ -214,96 +280,12 @@ def test_4_2_transparent_server(replay):                              # L403-439
     r.cmd("AT+QISACK", "+QISACK: 0, 0, 0", "OK")
     r.cmd("AT+QICLOSE", "CLOSE OK")                                   # the listener: no client side chosen
     r.cmd("AT+QIDEACT", "DEACT OK")
-    client.close()
-
-
-def test_5_2_send_ways_and_5_2_2_qisack(replay):                       # L452-517
-    r = replay
-    configure(r)
-    r.cmd(f"AT+QIOPEN={r.tcp}", "OK", "CONNECT OK")
-    r.cmd("AT+QISEND", "SEND OK", data=WELCOME, ctrl_z=True)           # §5.2.2.1
-    r.cmd("AT+QISEND=30", "SEND OK", data=WELCOME)                     # §5.2.2.2 L472
-    r.cmd("AT+QIAUTOS=1,10", "OK")                                     # §5.2.2.3 L486
-    r.cmd("AT+QISEND", "SEND OK", data=WELCOME)                        # after the 10 s timer
-    r.cmd("AT+QISEND", "SEND FAIL", data=b"")                          # L496
-    r.cmd("AT+QISACK", "+QISACK: 90, {n}, {n}", "OK")                  # §5.2.2 L508-512
-    r.cmd("AT+QIAUTOS=0", "OK")
-
-
-def test_5_2_multiple_send_ways(replay):                               # L459-469, L478-483, L498-505
-    r = replay
-    configure(r, mux=1)
-    r.cmd(f"AT+QIOPEN=0,{r.tcp}", "OK", "0, CONNECT OK")
-    r.cmd("AT+QISEND=0", "SEND OK", data=WELCOME, ctrl_z=True)
-    r.cmd("AT+QISEND=0,30", "SEND OK", data=WELCOME)
-    r.cmd("AT+QISACK=0", "+QISACK: 60, {n}, {n}", "OK")                # L513-517
-
-
-def test_5_3_1_headers(replay):                                        # L523-535
-    r = replay
-    r.cmd("AT+QISHOWRA=1", "OK")
-    r.cmd("AT+QISHOWLA=1", "OK")
-    r.cmd("AT+QIHEAD=1", "OK")
-    r.cmd("AT+QISHOWPT=1", "OK")
-    r.cmd(f"AT+QIOPEN={r.tcp}", "OK", "CONNECT OK")
-    r.cmd("AT+QISEND=30", "SEND OK", data=WELCOME)
-    r.urc("RECV FROM:{ip}:{port}")
-    r.urc("TO:{ip}")
-    u = r.urc("IPD30TCP:")                                            # L534
-    assert u.payload == WELCOME
-
-
-def test_5_3_2_qindi_qird(replay):                                     # L540-545
-    r = replay
-    r.cmd("AT+QINDI=1", "OK")
-    r.cmd(f"AT+QIOPEN={r.tcp}", "OK", "CONNECT OK")
-    data = b"1234567890abcdefghijklmnopqrstuvwxyz"
-    r.cmd("AT+QISEND=36", "SEND OK", data=data)
-    r.urc("+QIRDI:0,1,0")
-    q = r.cmd("AT+QIRD=0,1,0,1024", "+QIRD:{ip}:{port},TCP,36", "OK")  # "116.228.146.250:7070"
-    assert q.info[0].payload == data
-    r.cmd("AT+QIRD=0,1,0,1024", "OK")                                  # read until empty (L545)
-
-
-def test_5_4_close_and_5_5_deact(replay):                              # L546-559
-    r = replay
-    r.cmd(f"AT+QIOPEN={r.tcp}", "OK", "CONNECT OK")
-    r.cmd("AT+QICLOSE", "CLOSE OK")                                    # L548
-    r.cmd("AT+QIDEACT", "DEACT OK")
-    configure(r, mux=1)
-    r.cmd(f"AT+QIOPEN=0,{r.tcp}", "OK", "0, CONNECT OK")
-    r.cmd("AT+QICLOSE=0", "0, CLOSE OK")                               # L551
-    r.cmd("AT+QIDEACT", "DEACT OK")                                    # L558
-
-
-def test_5_6_2_query_status(replay):                                   # L622-624
-    r = replay
-    r.cmd("AT+QISTAT", "OK", "STATE: IP INITIAL")                      # L622
-    configure(r, mux=1)
-    r.cmd("AT+QISTATE", "OK", "STATE: IP INITIAL",
-          *[f'+QISTATE: {i},"","",,"INITIAL"' for i in range(6)])       # L623
-    r.cmd("AT+QISERVER=0,3", "OK", "SERVER OK")
-    r.cmd("AT+QISSTAT", "OK", "S: LISTENNING")                         # L624
-
-
-def test_6_1_maintenance_and_6_2_detection(replay):                    # L630-680
-    r = replay
-    r.cmd(f"AT+QIOPEN={r.tcp}", "OK", "CONNECT OK")
-    r.cmd("AT+QISTAT", "OK", "STATE: CONNECT OK")                      # L632
-    r.ch.clock.sleep(480)                                              # "such as 8 minutes"
-    r.cmd("AT+QISACK", "+QISACK: 0, 0, 0", "OK")                       # L638
-    r.cmd("AT+QISEND", "SEND OK", data=b"TCP detect", ctrl_z=True)     # L645
-    r.ch.clock.sleep(30)
-    r.cmd("AT+QISACK", "+QISACK: 10, 10, 0", "OK")                     # L652
-    r.cmd("AT+QISEND", "SEND OK", data=b"TCP detect", ctrl_z=True)     # L669
-    r.ch.clock.sleep(5)
-    r.cmd("AT+QISACK", "+QISACK: 20, 20, 0", "OK")                     # L677
 
 
 def test_6_3_exception_handling(replay):                               # L681-686
     r = replay
-    configure(r, mode=1)
-    r.cmd(f"AT+QIOPEN={r.tcp}", "OK", "CONNECT")
+    for step in [*configure(mode=1), cmd("AT+QIOPEN={tcp}", "OK", "CONNECT")]:
+        step(r)
     r.ch.clock.sleep(0.6)
     r.ch.write(b"\r\nCLOSED\r\n")                                      # the server sends it: data
     r.urc("CLOSED")
@@ -312,48 +294,3 @@ def test_6_3_exception_handling(replay):                               # L681-68
     f = r.ch.wait_final(2)
     assert f is not None and f.text == "OK"                            # L684: it was data
     r.cmd("AT+QIDEACT", "DEACT OK")                                    # L684-686
-
-
-def test_7_2_two_contexts(replay):                                     # L693-741
-    r = replay
-    r.cmd("AT+QIFGCNT=0", "OK")
-    r.cmd('AT+QICSGP=1,"CMNET"', "OK")
-    r.cmd("AT+QIMUX=0", "OK")
-    r.cmd("AT+QIMODE=0", "OK")
-    r.cmd("AT+QIDNSIP=0", "OK")
-    r.cmd(f"AT+QIOPEN={r.tcp}", "OK", "CONNECT OK")                    # L708-714
-    r.cmd("AT+QILOCIP", "{ip}")                                        # "10.79.141.224"
-    r.cmd("AT+QIFGCNT=1", "OK")
-    r.cmd('AT+QICSGP=1,"CMNET"', "OK")
-    r.cmd("AT+QIMUX=1", "OK")
-    r.cmd("AT+QIMODE=0", "OK")
-    r.cmd("AT+QISERVER=0,3", "OK", "SERVER OK")                        # L732-734
-    ip = r.cmd("AT+QILOCIP", "{ip}").lines[0]                          # "10.79.140.214"
-    port = int(r.cmd("AT+QILPORT?", "TCP: {port}", "UDP: {port}", "OK").lines[0].split(": ")[1])
-    client = socket.create_connection((ip, port))
-    r.urc("0, REMOTE IP: {ip}")                                       # L740
-    client.close()
-
-
-def test_8_1_domain_name(replay):                                      # L746-758
-    r = replay
-    r.cmd("AT+QIFGCNT=0", "OK")
-    r.cmd('AT+QICSGP=1,"CMNET"', "OK")
-    r.cmd("AT+QIMUX=0", "OK")
-    r.cmd("AT+QIMODE=0", "OK")
-    r.cmd("AT+QIDNSIP=1", "OK")
-    r.cmd(f'AT+QIOPEN="TCP","{DNS_NAME}",{r.echo.port}', "OK", "CONNECT OK")   # "www.quectel.com", 80
-
-
-def test_8_2_qidnsgip(replay):                                         # L759-774
-    r = replay
-    r.cmd("AT+QIFGCNT=0", "OK")
-    r.cmd('AT+QICSGP=1,"CMNET"', "OK")
-    r.cmd("AT+QIREGAPP", "OK")
-    r.cmd("AT+QIACT", "OK")
-    r.cmd("AT+QILOCIP", "{ip}")                                        # "10.79.69.228"
-    dns = r.rig.dns
-    r.cmd(f'AT+QIDNSCFG="{dns.host}","{dns.host}"', "OK")              # "211.136.18.171","211.136.112.50"
-    r.cmd(f'AT+QIDNSGIP="{DNS_NAME}"', "OK", "{ip}")                   # "www.google.com": 3 addresses
-    r.cmd("AT+QIDEACT", "DEACT OK")
-    r.cmd(f'AT+QIDNSGIP="{DNS_NAME}"', "OK", "{ip}")                   # L772-774: activates by itself

@@ -1,43 +1,46 @@
 """Each GV500 behaviour the suite checks fails when it is broken: plant one named defect in
 the emulator (``--emulator-defects``), run the purpose that checks it in a pytest
-subprocess, expect verdict fail. Also: the ICS declaration ``bad_input_reply`` decides
-the verdict of bad input (a unit that NACKs passes when the IXIT says so), and the device
-password never reaches an output."""
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
+subprocess, expect verdict fail with the defect's reason (defects whose purposes differ
+share a run: tests/suite_run.py :class:`Plants`). Also: the ICS declaration
+``bad_input_reply`` decides the verdict of bad input (a unit that NACKs passes when the
+IXIT says so), and the device password never reaches an output."""
 import pytest
-import yaml
 
 from atconform.families.queclink_gv500.config import CONFIG_ENV
 from atconform.families.queclink_gv500.emulator import BEHAVIOUR_DEFECTS
+from suite_run import EVERY, Plant, Plants, defects_file, run, skip_inside_a_run, write_yaml
 
-REPO = Path(__file__).resolve().parents[1]
-GEN = REPO / "suites" / "queclink_gv500" / "test_generated.py"
-SCEN = REPO / "suites" / "queclink_gv500" / "test_scenarios.py"
+skip_inside_a_run()
+
+SUITES = "suites/queclink_gv500"
 P = "QUECLINK_GV500/BSS2/"
 S = "QUECLINK_GV500/SCENARIO/"
 
-# defect -> the purpose that must fail with it
+# defect -> (the purpose that must fail with it, words of the fail reason[, the other
+# purposes of the table it fails too, measured with it alone over all of them, or EVERY:
+# it runs alone])
 CHECKED_BY = {
-    "seq-not-echoed": P + "WRITE/seq/max",
-    "wrong-password-answered": P + "WRITE/password/wrong",
-    "port-out-of-range-accepted": P + "WRITE/port/above-max",
-    "lower-case-seq-accepted": P + "WRITE/seq/lower-case",
-    "unterminated-accepted": P + "WRITE/unterminated",
-    "bad-input-nacked": P + "WRITE/mode/above-max",
-    "refused-write-stored": P + "WRITE/password/wrong",
-    "query-stale": P + "WRITE/ip/domain",
-    "count-not-incrementing": S + "count-increments",
-    "unit-id-wrong-length": P + "READ/response",
-    "send-time-invalid": P + "READ/response",
-    "mode1-stays-on-backup": S + "mode1-returns-to-primary",
-    "mode0-returns-to-primary": S + "mode0-stays-on-backup",
-    "local-port-ignored": S + "local-port",
-    "backup-never-tried": S + "failover-to-backup",
+    # a reply field every purpose reads: runs of their own
+    "seq-not-echoed": (P + "WRITE/seq/max", "<seq> is '0000', the command sent 'FFFF'", EVERY),
+    "unit-id-wrong-length": (P + "READ/response", "<imei> is 14 characters, shorter than 15", EVERY),
+    "send-time-invalid": (P + "READ/response", "is not a valid date and time (YYYYMMDDHHMMSS)", EVERY),
+    "wrong-password-answered": (P + "WRITE/password/wrong", "(wrong) is rejected) was answered '+ACK:BSS2"),
+    "port-out-of-range-accepted": (P + "WRITE/port/above-max", "<port>=65536 (max+1) is rejected) was answered '+ACK",
+                                   (P + "WRITE/mode/above-max", P + "WRITE/seq/lower-case", P + "WRITE/unterminated")),
+    "lower-case-seq-accepted": (P + "WRITE/seq/lower-case", "(<seq>=a lower-case hex digit is rejected) was answered"),
+    "unterminated-accepted": (P + "WRITE/unterminated", "matches no response of BSS2"),
+    "bad-input-nacked": (P + "WRITE/mode/above-max", "<mode>=2 (max+1) is rejected) was answered '+NACK:BSS2",
+                         (P + "WRITE/password/wrong", P + "WRITE/port/above-max", P + "WRITE/seq/lower-case")),
+    "refused-write-stored": (P + "WRITE/password/wrong", "(wrong) is rejected) the query reports ip='192.168.1.12'"),
+    "query-stale": (P + "WRITE/ip/domain", "the query after an acknowledged write reports ip=''", (P + "WRITE/seq/max",)),
+    "count-not-incrementing": (S + "count-increments", "0000 follows 0000, expected 0001"),
+    "mode1-stays-on-backup": (S + "mode1-returns-to-primary", "mode 1: after the backup server closed the "
+                              "connection the unit went to the backup"),
+    "mode0-returns-to-primary": (S + "mode0-stays-on-backup", "mode 0: after the backup server closed the "
+                                 "connection the unit went to the primary"),
+    "local-port-ignored": (S + "local-port", "the backup server sees the connection from port"),
+    "backup-never-tried": (S + "failover-to-backup", "no connection at the backup server",
+                           (S + "local-port", S + "mode0-stays-on-backup", S + "mode1-returns-to-primary")),
 }
 SCENARIO_TESTS = {
     S + "count-increments": "test_count_increments",
@@ -47,57 +50,48 @@ SCENARIO_TESTS = {
     S + "failover-to-backup": "test_failover_to_backup",
 }
 
-if os.environ.get("ATCONFORM_E2E_INNER"):
-    pytest.skip("inside an end-to-end run", allow_module_level=True)
-
 
 def node(pid: str) -> str:
     if pid.startswith(S):
-        return f"{SCEN}::{SCENARIO_TESTS[pid]}"
-    return f"{GEN}::test_purpose[{pid}]"
+        return f"{SUITES}/test_scenarios.py::{SCENARIO_TESTS[pid]}"
+    return f"{SUITES}/test_generated.py::test_purpose[{pid}]"
 
 
-def run(tmp_path, pids, defects=None, ixit=None, emulator_config=None):
-    """Run the purposes ``pids``; (process, {purpose id: result record})."""
-    reports = tmp_path / "reports"
-    args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=-ra",
-            f"--reports={reports}", *[node(p) for p in pids]]
-    env = {**os.environ, "ATCONFORM_E2E_INNER": "1"}
+def plant(defect: str, pid: str, reason: str, spills=()) -> Plant:
+    return Plant(defect, node(pid), reason, spills if spills is EVERY else tuple(map(node, spills)))
+
+
+# both planted, the unit's mode handling is neither's: measured, they share no run
+APART = (("mode0-returns-to-primary", "mode1-stays-on-backup"),)
+PLANTS = Plants([plant(d, *v) for d, v in CHECKED_BY.items()], apart=APART)
+
+
+def run_purposes(tmp_path, pids, defects=None, ixit=None, emulator_config=None):
+    """Run the purposes ``pids`` (with defects, an IXIT, an emulator configuration)."""
+    args = [node(p) for p in pids]
+    env = {}
     if defects:
-        path = tmp_path / "defects.yaml"
-        path.write_text(yaml.safe_dump({"behaviour": defects}))
-        args.append(f"--emulator-defects={path}")
+        args += ["--emulator-defects", defects_file(tmp_path, behaviour=defects)]
     if ixit:
-        path = tmp_path / "ixit.yaml"
-        path.write_text(yaml.safe_dump(ixit))
-        args.append(f"--ixit={path}")
+        args += ["--ixit", str(write_yaml(tmp_path / "ixit.yaml", ixit))]
     if emulator_config:
-        path = tmp_path / "gv500.yaml"
-        path.write_text(yaml.safe_dump(emulator_config))
-        env[CONFIG_ENV] = str(path)
-    proc = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
-    lines = (reports / "results.jsonl").read_text().splitlines()
-    results = {r["purpose"]: r for r in map(json.loads, lines) if r["type"] == "result"}
-    return proc, results
+        env[CONFIG_ENV] = str(write_yaml(tmp_path / "gv500.yaml", emulator_config))
+    return run(tmp_path / "reports", *args, env=env, timeout=300)
 
 
 def test_every_planted_defect_has_a_purpose():
     assert set(CHECKED_BY) == set(BEHAVIOUR_DEFECTS)
 
 
-def test_the_checking_purposes_pass_without_defects(tmp_path):
-    pids = sorted(set(CHECKED_BY.values()))
-    proc, results = run(tmp_path, pids)
-    assert {p: results[p]["verdict"] for p in pids} == {p: "pass" for p in pids}, proc.stdout[-3000:]
+def test_the_checking_purposes_pass_without_defects(tmp_path_factory):
+    r = PLANTS.run(tmp_path_factory, None)
+    pids = sorted({pid for pid, *_ in CHECKED_BY.values()})
+    assert {p: r.results[p]["verdict"] for p in pids} == {p: "pass" for p in pids}, r.tail()
 
 
 @pytest.mark.parametrize("defect", sorted(CHECKED_BY))
-def test_purpose_fails_with_planted_defect(defect, tmp_path):
-    pid = CHECKED_BY[defect]
-    proc, results = run(tmp_path, [pid], [defect])
-    r = results[pid]
-    assert r["verdict"] == "fail", (defect, r["verdict"], r["reason"], proc.stdout[-2000:])
-    assert proc.returncode == 1
+def test_purpose_fails_with_planted_defect(defect, tmp_path_factory):
+    PLANTS.check(tmp_path_factory, defect)
 
 
 BAD = P + "WRITE/mode/above-max"
@@ -110,26 +104,25 @@ BAD = P + "WRITE/mode/above-max"
 ])
 def test_bad_input_verdict_follows_the_ics_declaration(tmp_path, unit, declared, verdict):
     ixit = {"ics": {"bad_input_reply": declared}} if declared else None
-    proc, results = run(tmp_path, [BAD, P + "WRITE/unterminated"], ixit=ixit,
-                        emulator_config={"bad_input_reply": unit})
-    assert results[BAD]["verdict"] == verdict, (results[BAD]["reason"], proc.stdout[-2000:])
-    assert results[P + "WRITE/unterminated"]["verdict"] == "pass"    # no NACK before the "$"
+    r = run_purposes(tmp_path, [BAD, P + "WRITE/unterminated"], ixit=ixit, emulator_config={"bad_input_reply": unit})
+    assert r.results[BAD]["verdict"] == verdict, (r.results[BAD]["reason"], r.proc.stdout[-2000:])
+    assert r.results[P + "WRITE/unterminated"]["verdict"] == "pass"    # no NACK before the "$"
 
 
 def test_an_ics_value_outside_its_choices_is_inconclusive(tmp_path):
-    proc, results = run(tmp_path, [BAD], ixit={"ics": {"bad_input_reply": "shout"}})
-    assert results[BAD]["verdict"] == "inconclusive" and "shout" in results[BAD]["reason"]
+    r = run_purposes(tmp_path, [BAD], ixit={"ics": {"bad_input_reply": "shout"}})
+    assert r.results[BAD]["verdict"] == "inconclusive" and "shout" in r.results[BAD]["reason"]
 
 
 def test_the_device_password_is_never_in_an_output(tmp_path):
     secret = "Pw-gv500-Secret"
     pids = [P + "WRITE/port/above-max", P + "WRITE/unterminated", P + "WRITE/seq/min"]
     # one failing purpose, so its reason and transcript (the password on the wire) are output
-    proc, results = run(tmp_path, pids, ["query-stale"], ixit={"device_password": secret},
-                        emulator_config={"password": secret})
-    assert [results[p]["verdict"] for p in pids] == ["pass", "pass", "fail"], proc.stdout[-2000:]
-    assert "AT@BSS2=***,,," in proc.stdout          # the failing purpose's transcript
-    seen = [proc.stdout, proc.stderr]
+    r = run_purposes(tmp_path, pids, ["query-stale"], ixit={"device_password": secret},
+                     emulator_config={"password": secret})
+    assert [r.results[p]["verdict"] for p in pids] == ["pass", "pass", "fail"], r.proc.stdout[-2000:]
+    assert "AT@BSS2=***,,," in r.proc.stdout          # the failing purpose's transcript
+    seen = [r.proc.stdout, r.proc.stderr]
     for f in (tmp_path / "reports").rglob("*"):
         if f.is_file():
             seen.append(f.read_text(errors="replace"))
@@ -138,6 +131,6 @@ def test_the_device_password_is_never_in_an_output(tmp_path):
 
 
 def test_a_wrong_device_password_makes_the_run_inconclusive(tmp_path):
-    proc, results = run(tmp_path, [P + "READ/response"], ixit={"device_password": "notthepass"})
-    assert results[P + "READ/response"]["verdict"] in ("inconclusive", "error")
-    assert "device password" in results[P + "READ/response"]["reason"]
+    r = run_purposes(tmp_path, [P + "READ/response"], ixit={"device_password": "notthepass"})
+    assert r.results[P + "READ/response"]["verdict"] in ("inconclusive", "error")
+    assert "device password" in r.results[P + "READ/response"]["reason"]

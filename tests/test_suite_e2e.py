@@ -7,84 +7,44 @@
 * planted defects (a wrong range in a test response, a missing OK) make it FAIL.
 """
 import json
-import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-import yaml
 
 from atconform.casegen import generate
 from atconform.spec import load_family
+from suite_run import (DEFAULT_RUN, defects_file, early_result, emulated_port, port_early, run,
+                       skip_inside_a_run, verdict_differences)
 
-REPO = Path(__file__).resolve().parents[1]
+skip_inside_a_run()
+
 PURPOSES = generate(load_family("bg96"))
-
-if os.environ.get("ATCONFORM_E2E_INNER"):
-    # a suite run started by these tests must never collect these tests again
-    pytest.skip("inside an end-to-end run", allow_module_level=True)
+PORT_RUN = port_early("bg96")
 
 
-def run_suite(reports: Path, *args: str, timeout: float = 900):
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--reports", str(reports),
-           "-o", "addopts=-ra", *args]
-    env = {**os.environ, "ATCONFORM_E2E_INNER": "1"}
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout, env=env)
-    with open(reports / "compliance.json", encoding="utf-8") as f:
-        report = json.load(f)
-    verdicts = {p["purpose"]: (p["verdict"], p["reason"]) for fam in report["families"]
-                for c in fam["commands"] for p in c["purposes"]}
-    return proc, verdicts, report
-
-
-@pytest.fixture(scope="module")
-def default_run(tmp_path_factory):
-    return run_suite(tmp_path_factory.mktemp("default"))
-
-
-def test_default_run_passes_every_purpose_and_writes_reports(default_run, tmp_path_factory):
-    proc, verdicts, report = default_run
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    assert {p.id for p in PURPOSES} <= set(verdicts)
+@DEFAULT_RUN
+def test_default_run_passes_every_purpose_and_writes_reports():
+    r = early_result("default")
+    assert r.proc.returncode == 0, r.tail()
+    # BG96's purposes here; each other family's end-to-end test checks its own
+    verdicts = r.passes_every_purpose(PURPOSES, "BG96/")
     scenarios = {k for k in verdicts if k.startswith("BG96/SCENARIO/")}
     assert len(scenarios) >= 15, scenarios
-    # BG96's purposes here; each other family's end-to-end test checks its own
-    not_pass = {k: v for k, v in verdicts.items() if v[0] != "pass" and k.startswith("BG96/")}
-    skipped_by_spec = {p.id for p in PURPOSES if p.skip}
-    assert set(not_pass) == skipped_by_spec, not_pass
-    assert report["complete"] is True
-    fam = report["families"][0]
-    assert "BG96MAR02A07M1G" in json.dumps(fam["firmware"])
-    reports_dir = Path(proc.args[proc.args.index("--reports") + 1])
-    html = (reports_dir / "compliance.html").read_text()
+    assert r.report["complete"] is True
+    assert "BG96MAR02A07M1G" in json.dumps(r.family("bg96")["firmware"])
+    html = (r.reports / "compliance.html").read_text()
     assert "BG96/QIOPEN/WRITE/default/connectID/above-max" in html and "BG96MAR02A07M1G" in html
-    lines = (reports_dir / "results.jsonl").read_text().splitlines()
+    lines = (r.reports / "results.jsonl").read_text().splitlines()
     assert json.loads(lines[-1])["type"] == "end"
 
 
-def test_port_mode_gives_the_same_verdicts(default_run, tmp_path):
-    import socket
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    dns_port = s.getsockname()[1]
-    s.close()
-    ixit = tmp_path / "ixit.yaml"
-    ixit.write_text(f"local_dns_port: {dns_port}\n")
-    emu = subprocess.Popen([sys.executable, "-m", "atconform.cli", "emulate", "--model", "bg96", "--pty",
-                            "--dns-port", str(dns_port)], cwd=REPO, stdout=subprocess.PIPE, text=True)
-    try:
-        first = emu.stdout.readline().split()
-        assert first[0] == "PTY" and first[1].startswith("/dev/pts/")
-        proc, verdicts, report = run_suite(tmp_path, "--port", first[1], "--model", "bg96", "--ixit", str(ixit))
-    finally:
-        emu.send_signal(signal.SIGTERM)
-        emu.wait(10)
-    assert emu.returncode == 0
-    assert proc.returncode == 0, proc.stdout[-3000:]
+@DEFAULT_RUN
+@PORT_RUN
+def test_port_mode_gives_the_same_verdicts():
+    r = early_result("port-bg96")
+    assert r.extra["emulator_returncode"] == 0
+    assert r.proc.returncode == 0, r.tail()
+    report, verdicts = r.report, r.verdicts
     assert report["runs"][0]["mode"] == "port"
-    _, default_verdicts, _ = default_run
     flagged = {p["purpose"] for fam in report["families"] for c in fam["commands"] for p in c["purposes"]
                if p["emulator_only"]}
     emulator_only = {p.id for p in PURPOSES if p.emulator_only} | {"BG96/SCENARIO/2.2.5/pdpdeact"} | flagged
@@ -105,21 +65,22 @@ def test_port_mode_gives_the_same_verdicts(default_run, tmp_path):
     # the purposes that power the module down need the lab's power switch, absent here
     needs_power = {p.id for p in PURPOSES if "power_cycle" in p.preconditions + p.cleanup}
     assert needs_power
-    for pid, (verdict, reason) in verdicts.items():
+
+    def expected(pid):
         if pid == recovery:
-            continue
+            return "inconclusive", "no power control"
         if pid in needs_power:
-            assert verdict == "skipped" and "needs the lab's power control" in reason, (pid, verdict, reason)
-        elif pid in emulator_only:
-            assert verdict == "skipped" and "emulator only" in reason, (pid, verdict, reason)
-        else:
-            assert verdict == default_verdicts[pid][0], (pid, verdict, reason)
+            return "skipped", "needs the lab's power control"
+        if pid in emulator_only:
+            return "skipped", "emulator only"
+        return None
+
+    assert not verdict_differences(verdicts, early_result("default").verdicts, expected)
 
 
 def planted(tmp_path, defects: dict, *args: str):
-    path = tmp_path / "defects.yaml"
-    path.write_text(yaml.safe_dump(defects))
-    return run_suite(tmp_path / "reports", "--emulator-defects", str(path), *args)
+    r = run(tmp_path / "reports", "--emulator-defects", defects_file(tmp_path, **defects), *args, timeout=900)
+    return r.proc, r.verdicts, r.report
 
 
 def test_planted_wrong_test_range_fails(tmp_path):
@@ -178,19 +139,10 @@ def test_standalone_emulator_reproduces_a_fault_seen_from_outside(tmp_path, faul
     --port) sees the planned fault, and each Figure 1 timing purpose fails on its own."""
     plan = tmp_path / "faults.yaml"
     plan.write_text(f"seed: 1\nfaults:\n  - {fault}\n")
-    emu = subprocess.Popen([sys.executable, "-m", "atconform.cli", "emulate", "--model", "bg96", "--pty",
-                            "--faults", str(plan)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True)
-    try:
-        first = emu.stdout.readline().split()
-        assert first[0] == "PTY"
-        proc, verdicts, _ = run_suite(tmp_path / "reports", "--port", first[1], "--model", "bg96",
-                                      "-k", "answer_in_time")
-    finally:
-        emu.send_signal(signal.SIGTERM)
-        _, err = emu.communicate(timeout=10)
-    assert proc.returncode == 1, proc.stdout[-3000:]
-    v, reason = verdicts[f"BG96/FLOWCHART/{fails}"]
+    with emulated_port("bg96", "--faults", str(plan)) as emu:
+        r = run(tmp_path / "reports", "--port", emu.pty, "--model", "bg96", "-k", "answer_in_time")
+    assert r.proc.returncode == 1, r.tail()
+    v, reason = r.verdicts[f"BG96/FLOWCHART/{fails}"]
     assert v == "fail" and words in reason, (v, reason)
-    assert verdicts[f"BG96/FLOWCHART/{passes}"][0] == "pass"
-    assert fault.split(",")[0].split(": ")[1] in err
+    assert r.verdicts[f"BG96/FLOWCHART/{passes}"][0] == "pass"
+    assert fault.split(",")[0].split(": ")[1] in emu.stderr
