@@ -17,8 +17,10 @@ $(STAMP): pyproject.toml
 conformance: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# two xdist workers, a test module on one worker (its batched suite runs are run once); the
+# self-tests' own suite runs start at collection (tests/suite_run.py). PYTEST_ARGS=-n0: serial
 test: $(STAMP)
-	$(BIN)/pytest -c tests/pytest.ini tests $(PYTEST_ARGS)
+	$(BIN)/pytest -c tests/pytest.ini tests -n 2 --dist loadfile $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -48,6 +48,8 @@ def pytest_collection_modifyitems(session, config, items):
     import suite_run
 
     names = {m.args[0] for item in items for m in item.iter_markers("early")}
+    # the tests that wait for those runs go last: the runs overlap every other test
+    items.sort(key=lambda item: item.get_closest_marker("early") is not None)
     if names and not config.option.collectonly:
         base = config._tmp_path_factory.getbasetemp()
         # xdist workers share the parent of their base temporary directories
