@@ -418,7 +418,9 @@ class Plants:
         """Assert that every test of the table passes with nothing planted."""
         got = self.run(tmp_path_factory, None).by_node
         nodes = self.nodes(None)
-        assert {n: got.get(n, {}).get("verdict") for n in nodes} == {n: "pass" for n in nodes}
+        bad = {n: (got.get(n, {}).get("verdict"), got.get(n, {}).get("reason", "")[:300]) for n in nodes
+               if got.get(n, {}).get("verdict") != "pass"}
+        assert not bad, bad
 
 
 class Mutations(Plants):

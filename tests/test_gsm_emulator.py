@@ -126,3 +126,22 @@ def test_escape_needs_under_20_ms_between_the_plus_signs(rig):
     m.escape_data_mode()                                   # in one write: OK
     assert not rig.channel.engine.framer.data_mode
     assert m.at("AT").ok
+
+
+def test_a_server_port_another_process_took_is_replaced_not_an_error(rig):
+    """The emulated module's own port lives in the host's port space: when another process
+    takes it after boot, AT+QISERVER still answers SERVER OK on a new port, which
+    AT+QILPORT? then reports (a CI run under load saw ERROR here)."""
+    import socket
+    m = rig.modem
+    taken = rig.emulator.modem.local_ports["TCP"]
+    squatter = socket.socket()
+    try:
+        squatter.bind(("0.0.0.0", taken))
+        squatter.listen()
+        r = m.at("AT+QISERVER")
+        assert r.ok and [a.text for a in r.after] == ["SERVER OK"], (r.final.text, r.after)
+        port = rig.emulator.modem.local_ports["TCP"]
+        assert port != taken and f"TCP: {port}" in m.at("AT+QILPORT?").lines
+    finally:
+        squatter.close()

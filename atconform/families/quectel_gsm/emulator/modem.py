@@ -689,11 +689,18 @@ class Gsm(GeneralCommands, Dce):
         if ctx.listener is not None or (self.mux(ctx.cid) and ctx.capacity_left() <= 0) or not self._activate(ctx):
             self.error()
             return
-        port = self.local_ports[protocol]
-        if protocol == "TCP":
-            sock, err = self.net.tcp_listen((ctx.ip, port))
-        else:
-            sock, err = self.net.udp_socket(None, 0, (ctx.ip, port))
+        for _ in range(3):
+            port = self.local_ports[protocol]
+            if protocol == "TCP":
+                sock, err = self.net.tcp_listen((ctx.ip, port))
+            else:
+                sock, err = self.net.udp_socket(None, 0, (ctx.ip, port))
+            if sock is not None:
+                break
+            # a real module owns its port; the emulated one shares the host's port space, where
+            # another process may have taken it since boot: an artefact of emulation, not the
+            # module's ERROR. Take another free port (AT+QILPORT? reports it from now on).
+            self.local_ports[protocol] = _free_port(socket.SOCK_STREAM if protocol == "TCP" else socket.SOCK_DGRAM)
         if sock is None:
             self.error()
             return
