@@ -32,7 +32,7 @@ CHECKED_BY = {
     "ato-no-carrier": ("test_ato_and_qiswtmd_return_to_data_mode", "1.2/ato-reenters",
                        "ATO after +++ got NO CARRIER, expected CONNECT", ("test_udp_service",)),
     "push-drops-first-byte": ("test_tcp_client_direct_push", "3.4/tcp-client-direct-push",
-                              "direct push delivered b'est1est2'"),
+                              "direct push delivered b'est1"),
     "qistate-wrong-access-mode": ("test_tcp_client_direct_push", "3.4/tcp-client-direct-push",
                                   "<access_mode> is 0, expected 1"),
     "incoming-wrong-serverid": ("test_tcp_server_buffer_access", "3.5/tcp-server-buffer",
@@ -54,7 +54,7 @@ CHECKED_BY = {
     "recvind-ignored": ("test_recvind_urc_carries_length", "2.1.15/recvind",
                         'with recvind=1 got +QIURC: "recv",0, expected'),
     "hex-receive-ignored": ("test_hex_dataformat_and_viewmode", "2.1.15/dataformat-viewmode",
-                            "announced 3 payload bytes, got 6"),
+                            "payload bytes, got"),
     "qisde-no-echo": ("test_qisde_echoes_send_data", "2.1.16/qisde", "with AT+QISDE=1 the data was not echoed"),
     "esc-sends": ("test_esc_cancels_send", "2.1.7/esc-cancels", "ESC did not cancel the send"),
     "no-incoming-full": ("test_incoming_full", "2.2.3/incoming-full", 'no +QIURC: "incoming full"'),
@@ -75,7 +75,7 @@ GENERAL_CHECKED_BY = {
                                    "lists context 1 active, AT+CGATT? says detached"),
     "cclk-ignores-qntp": ("test_cclk_follows_qntp", "8.15/cclk-follows-qntp", "AT+CCLK? reads"),
     "lf-taken-as-data": ("test_crlf_line_then_data_after_prompt", "5.2.1/lf-after-cr",
-                         "the peer received b'\\n', the host wrote b'X' after '>'"),
+                         "the host wrote b'X' after '>'"),
 }
 # a defect every integrity test must catch (suites/bg96/test_integrity.py), in a run of its own
 CAUGHT_BY_ALL = {
