@@ -182,6 +182,10 @@ def test_channel_writes_data_after_the_prompt_of_a_marked_command():
     ch = Channel(BG96, dce.path).open()
     try:
         def answer():
+            # the scripted DCE reads the command line and writes the prompt first: reading
+            # the master before it is done would take the command line from it (a race a
+            # loaded CI machine lost)
+            dce.t.join(5)
             deadline = time.monotonic() + 5
             buf = b""
             while b"hello" not in buf and time.monotonic() < deadline:
